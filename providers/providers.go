@@ -1,0 +1,186 @@
+// Package providers defines the boundary between the migration pipeline and
+// the storage services it reads from and writes to: the small interfaces a
+// source and a destination must implement, the optional capabilities the
+// pipeline discovers by type assertion (presigning, ingesting from a URL,
+// staging blocks from a reader, reading byte ranges), the shared value types
+// (objects, properties, pages) and the error kinds every provider classifies
+// its failures into. It knows no provider by name and imports none.
+//
+// Contract shared by every method below unless it says otherwise:
+//   - A missing bucket, container, object or blob gives an error whose Kind is
+//     NotFound (test with errors.Is(err, providers.ErrNotFound) or KindOf).
+//   - A canceled or expired ctx gives an error whose Kind is Canceled and
+//     which also matches ctx.Err() under errors.Is; nothing partial is
+//     committed by a canceled write (staged blocks may remain uncommitted).
+//   - Errors are *Error values wrapping the SDK's own error with %w, so
+//     errors.As still reaches it; their text never contains a secret.
+//   - Providers do not retry: the pipeline owns the single retry layer, so
+//     SDK retries must be disabled in the clients a provider builds.
+package providers
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Object is one source object as a listing reports it. Listing never needs a
+// per-object HEAD to fill it; fields a listing cannot give stay zero.
+type Object struct {
+	Key          string    // full key within the bucket, exactly as stored
+	Size         int64     // bytes
+	ETag         string    // without surrounding quotes; "" if unknown
+	LastModified time.Time // zero if unknown
+	StorageClass string    // provider's storage class name; "" if unknown
+	VersionID    string    // "" when the source is not versioned
+}
+
+// Properties are the HTTP headers and user metadata stored with an object or
+// blob. Metadata keys are as the service reports them (S3 lowercases them);
+// a nil map and an empty map mean the same.
+type Properties struct {
+	ContentType        string
+	ContentEncoding    string
+	ContentDisposition string
+	ContentLanguage    string
+	CacheControl       string
+	ContentMD5         []byte // raw 16 bytes, nil when unknown
+	Metadata           map[string]string
+}
+
+// ObjectInfo is what Stat and StatBlob return: the listing fields and the
+// properties together.
+type ObjectInfo struct {
+	Object
+	Properties
+}
+
+// ListOptions selects one page of a listing.
+type ListOptions struct {
+	// Prefix restricts the listing to keys starting with it ("" for all).
+	Prefix string
+	// Token continues a listing: pass Page.Next of the previous page, "" to
+	// start. Tokens are opaque and may be journaled and reused later.
+	Token string
+	// MaxResults caps the page size; 0 lets the provider choose (S3: 1000).
+	MaxResults int
+}
+
+// Page is one page of a listing. Objects are in ascending byte order of Key
+// (S3's and Azure's order; UTF-8 byte order). Next is "" on the last page; a
+// page may be empty while Next is not.
+type Page struct {
+	Objects []Object
+	Next    string
+}
+
+// Source is the required interface of a place objects are copied from.
+type Source interface {
+	// List returns one page of the objects of bucket under opts.Prefix.
+	// A missing bucket is NotFound.
+	List(ctx context.Context, bucket string, opts ListOptions) (Page, error)
+	// Stat returns the listing fields and properties of one object.
+	Stat(ctx context.Context, bucket, key string) (ObjectInfo, error)
+}
+
+// Range is a byte range of an object: Count bytes from Offset. Count 0 with
+// Offset 0 means the whole object.
+type Range struct {
+	Offset int64
+	Count  int64
+}
+
+// Presigner is a Source that can hand out a short-lived URL through which
+// another service can GET an object (or a range of it) without credentials.
+type Presigner interface {
+	// PresignGet returns a URL valid for at most ttl and never past the
+	// expiry of the credentials that signed it. The URL is a secret.
+	// obj carries the version id to pin when the source is versioned.
+	PresignGet(ctx context.Context, bucket string, obj Object, ttl time.Duration) (SourceURL, error)
+}
+
+// SourceURL is a presigned URL and when it stops working.
+type SourceURL struct {
+	URL     Secret
+	Expires time.Time
+}
+
+// RangeReader is a Source that can stream bytes of an object through the
+// client (the fallback when server-side copy cannot work).
+type RangeReader interface {
+	// OpenRange returns a reader of r's bytes of obj (the whole object for a
+	// zero Range). The caller closes it.
+	OpenRange(ctx context.Context, bucket string, obj Object, r Range) (io.ReadCloser, error)
+}
+
+// BucketInfo names one bucket of an account and the region it lives in.
+type BucketInfo struct {
+	Name   string
+	Region string
+}
+
+// BucketLister is a Source that can enumerate the buckets of an account.
+type BucketLister interface {
+	ListBuckets(ctx context.Context) ([]BucketInfo, error)
+}
+
+// Destination is the required interface of a place blobs are written to.
+type Destination interface {
+	// EnsureContainer creates the container when missing. created reports
+	// whether this call created it; an existing container is not an error.
+	EnsureContainer(ctx context.Context, container string) (created bool, err error)
+	// StatBlob returns the size, ETag, last-modified time and properties of
+	// a committed blob. A missing blob or container is NotFound.
+	StatBlob(ctx context.Context, container, name string) (ObjectInfo, error)
+	// ListBlobs returns one page of committed blobs (Key is the blob name),
+	// with the ordering and token rules of Source.List.
+	ListBlobs(ctx context.Context, container string, opts ListOptions) (Page, error)
+}
+
+// BlockID names one block of a block blob. Every block of one blob has an ID
+// of the same length, at most 48 bytes of printable ASCII; the provider
+// encodes it as its API needs (Azure: base64).
+type BlockID string
+
+// BlockCommitter commits staged blocks, in order, as the blob's content and
+// sets its properties in the same request. Blocks not listed are discarded.
+// A commit replaces an existing blob whole; until it succeeds any existing
+// blob is untouched.
+type BlockCommitter interface {
+	CommitBlocks(ctx context.Context, container, name string, ids []BlockID, props Properties) error
+}
+
+// URLIngester is a Destination that pulls bytes itself from a URL: the
+// server-side copy path. The bytes never pass through this process.
+type URLIngester interface {
+	BlockCommitter
+	// PutBlobFromURL creates or replaces blob name with the whole content
+	// at src (size bytes) and props, in one request. Providers document the
+	// largest size they accept (Azure: 5000 MiB) and refuse larger with an
+	// Invalid error before sending anything.
+	PutBlobFromURL(ctx context.Context, container, name string, src SourceURL, size int64, props Properties) error
+	// StageBlockFromURL stages bytes r of src as block id of blob name.
+	StageBlockFromURL(ctx context.Context, container, name string, id BlockID, src SourceURL, r Range) error
+}
+
+// BlockStager is a Destination that accepts block bytes from this process:
+// the streaming path.
+type BlockStager interface {
+	BlockCommitter
+	// StageBlock uploads size bytes read from body as block id of blob name.
+	// body is read once from its current position.
+	StageBlock(ctx context.Context, container, name string, id BlockID, body io.ReadSeeker, size int64) error
+}
+
+// Limits are a destination's size rules, used by the planner.
+type Limits struct {
+	MaxPutBlobFromURL int64 // largest source of one PutBlobFromURL
+	MaxBlockSize      int64 // largest block
+	MaxBlocks         int   // most committed blocks of one blob
+}
+
+// Limiter is a Destination that states its limits; the pipeline assumes
+// Azure's when a destination does not.
+type Limiter interface {
+	Limits() Limits
+}
