@@ -70,7 +70,7 @@ func RedactURL(u string) string {
 
 var (
 	// name=value pairs in query strings, headers and connection strings.
-	secretPairRE = regexp.MustCompile(`(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|signature|awsaccesskeyid|sig|accountkey|sharedaccesssignature|aws_secret_access_key|aws_session_token|x-ms-copy-source-authorization)\s*[=:]\s*)("[^"]*"|[^&;\s"',]+)`)
+	secretPairRE = regexp.MustCompile(`(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|signature|awsaccesskeyid|sig|accountkey|sharedaccesssignature|aws_secret_access_key|aws_session_token|x-ms-copy-source-authorization)"?\s*[=:]\s*)("[^"]*"|[^&;\s"',]+)`)
 	// Authorization headers.
 	authHeaderRE = regexp.MustCompile(`(?i)(authorization\s*[=:]\s*)([^\n\r"]+)`)
 )

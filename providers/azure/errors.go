@@ -1,0 +1,293 @@
+package azure
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/migrate-tool/migrate/providers"
+)
+
+// Headers Azure sets when it could not read a copy source.
+const (
+	hdrCopySourceStatus = "x-ms-copy-source-status-code"
+	hdrCopySourceCode   = "x-ms-copy-source-error-code"
+	codeCannotVerify    = "CannotVerifyCopySource"
+)
+
+// codeKinds maps Azure error codes (x-ms-error-code) to kinds; a code not
+// listed falls back to the HTTP status (statusKind).
+var codeKinds = map[string]providers.Kind{
+	"BlobNotFound":        providers.KindNotFound,
+	"ContainerNotFound":   providers.KindNotFound,
+	"ResourceNotFound":    providers.KindNotFound,
+	"BlobVersionNotFound": providers.KindNotFound,
+
+	"AuthenticationFailed":               providers.KindPermission,
+	"AuthorizationFailure":               providers.KindPermission,
+	"AuthorizationPermissionMismatch":    providers.KindPermission,
+	"AuthorizationSourceIPMismatch":      providers.KindPermission,
+	"AuthorizationProtocolMismatch":      providers.KindPermission,
+	"AuthorizationResourceTypeMismatch":  providers.KindPermission,
+	"AuthorizationServiceMismatch":       providers.KindPermission,
+	"InsufficientAccountPermissions":     providers.KindPermission,
+	"AccountIsDisabled":                  providers.KindPermission,
+	"KeyBasedAuthenticationNotPermitted": providers.KindPermission,
+	"NoAuthenticationInformation":        providers.KindPermission,
+	"InvalidAuthenticationInfo":          providers.KindPermission,
+
+	"ServerBusy":             providers.KindThrottled,
+	"OperationTimedOut":      providers.KindTransient,
+	"InternalError":          providers.KindTransient,
+	"ContainerBeingDeleted":  providers.KindTransient,
+	"ContainerBeingDisabled": providers.KindTransient,
+	"ContainerDisabled":      providers.KindPermission,
+
+	"InvalidMetadata":            providers.KindInvalid,
+	"MetadataTooLarge":           providers.KindInvalid,
+	"InvalidHeaderValue":         providers.KindInvalid,
+	"InvalidBlockId":             providers.KindInvalid,
+	"InvalidBlockList":           providers.KindInvalid,
+	"InvalidBlobOrBlock":         providers.KindInvalid,
+	"InvalidInput":               providers.KindInvalid,
+	"InvalidQueryParameterValue": providers.KindInvalid,
+	"InvalidResourceName":        providers.KindInvalid,
+	"InvalidUri":                 providers.KindInvalid,
+	"InvalidRange":               providers.KindInvalid,
+	"InvalidSourceBlobUrl":       providers.KindInvalid,
+	"InvalidSourceBlobType":      providers.KindInvalid,
+	"Md5Mismatch":                providers.KindInvalid,
+	"MissingRequiredHeader":      providers.KindInvalid,
+	"OutOfRangeInput":            providers.KindInvalid,
+	"RequestBodyTooLarge":        providers.KindInvalid,
+	"BlockCountExceedsLimit":     providers.KindInvalid,
+	"BlockListTooLong":           providers.KindInvalid,
+	"UnsupportedHeader":          providers.KindInvalid,
+	"BlobArchived":               providers.KindInvalid,
+	"InvalidBlobTier":            providers.KindInvalid,
+	"FeatureVersionMismatch":     providers.KindInvalid,
+	"UnsupportedRestVersion":     providers.KindInvalid,
+
+	"ConditionNotMet":                       providers.KindPrecondition,
+	"SourceConditionNotMet":                 providers.KindPrecondition,
+	"TargetConditionNotMet":                 providers.KindPrecondition,
+	"BlobAlreadyExists":                     providers.KindPrecondition,
+	"ContainerAlreadyExists":                providers.KindPrecondition,
+	"LeaseIdMissing":                        providers.KindPrecondition,
+	"LeaseIdMismatchWithBlobOperation":      providers.KindPrecondition,
+	"LeaseIdMismatchWithContainerOperation": providers.KindPrecondition,
+	"LeaseNotPresentWithBlobOperation":      providers.KindPrecondition,
+	"LeaseNotPresentWithContainerOperation": providers.KindPrecondition,
+}
+
+// statusKind classifies by HTTP status alone.
+func statusKind(status int) providers.Kind {
+	switch {
+	case status == http.StatusNotFound:
+		return providers.KindNotFound
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return providers.KindPermission
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		return providers.KindThrottled
+	case status == http.StatusRequestTimeout || status >= 500:
+		return providers.KindTransient
+	case status == http.StatusPreconditionFailed:
+		return providers.KindPrecondition
+	case status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge ||
+		status == http.StatusRequestedRangeNotSatisfiable || status == http.StatusLengthRequired ||
+		status == http.StatusMethodNotAllowed || status == http.StatusNotImplemented:
+		return providers.KindInvalid
+	}
+	return providers.KindUnknown
+}
+
+// sourceKind classifies a copy whose source Azure could not read, by the
+// status the source answered (0: Azure could not connect to it).
+func sourceKind(status int) providers.Kind {
+	switch {
+	case status == 0, status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return providers.KindSourceUnreachable
+	case status == http.StatusNotFound:
+		return providers.KindNotFound
+	case status == http.StatusPreconditionFailed:
+		return providers.KindPrecondition
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		return providers.KindThrottled
+	case status == http.StatusRequestTimeout || status >= 500:
+		return providers.KindTransient
+	case status == http.StatusRequestedRangeNotSatisfiable || status == http.StatusBadRequest:
+		return providers.KindInvalid
+	}
+	return providers.KindSourceUnreachable
+}
+
+// classify turns an SDK error into a *providers.Error (nil stays nil). ctx is
+// the caller's: when it is done the error is Canceled whatever the SDK made
+// of it. The message is built here, on one line, from the status, the error
+// code and the service's <Message>, and passed through providers.Redact: the
+// SDK's own error text (which can hold the request URL and, with a SAS
+// credential, its signature) is never used verbatim.
+func classify(ctx context.Context, op, where string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	e := &providers.Error{Op: op, Where: where, Err: err}
+
+	if ctxErr := ctx.Err(); ctxErr != nil || errors.Is(err, context.Canceled) {
+		e.Kind = providers.KindCanceled
+		if ctxErr == nil {
+			ctxErr = context.Canceled
+		}
+		if !errors.Is(err, ctxErr) {
+			// Keep errors.Is(err, ctx.Err()) true whatever the SDK returned.
+			e.Err = fmt.Errorf("%w (%w)", ctxErr, err)
+		}
+		e.Msg = ctxErr.Error()
+		return e
+	}
+
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		e.Status = re.StatusCode
+		e.Code = re.ErrorCode
+		var h http.Header
+		if re.RawResponse != nil {
+			h = re.RawResponse.Header
+		}
+		if e.Code == "" && h != nil {
+			e.Code = h.Get("x-ms-error-code")
+		}
+		if e.Code == codeCannotVerify {
+			srcStatus := e.Status
+			connFailed := false
+			if v := strings.TrimSpace(h.Get(hdrCopySourceStatus)); v != "" {
+				n, perr := strconv.Atoi(v)
+				if perr == nil {
+					srcStatus = n
+				} else {
+					srcStatus = 0
+				}
+				connFailed = srcStatus == 0
+			}
+			e.Kind = sourceKind(srcStatus)
+			srcCode := strings.TrimSpace(h.Get(hdrCopySourceCode))
+			if connFailed {
+				e.Msg = "Azure could not connect to the source"
+			} else {
+				e.Msg = fmt.Sprintf("Azure could not read the source: HTTP %d", srcStatus)
+			}
+			if srcCode != "" {
+				e.Msg += " " + srcCode
+			}
+			if m := serviceMessage(re); m != "" {
+				e.Msg += " (" + m + ")"
+			}
+			e.Msg = clean(e.Msg)
+			return e
+		}
+		if k, ok := codeKinds[e.Code]; ok {
+			e.Kind = k
+		} else {
+			e.Kind = statusKind(e.Status)
+		}
+		msg := serviceMessage(re)
+		if msg == "" {
+			msg = http.StatusText(e.Status)
+		}
+		if msg == "" {
+			msg = "Azure answered HTTP " + strconv.Itoa(e.Status)
+		}
+		e.Msg = clean(msg)
+		return e
+	}
+
+	// No HTTP response: the request did not complete.
+	e.Kind, e.Msg = transportKind(err)
+	e.Msg = clean(e.Msg)
+	return e
+}
+
+// transportKind classifies an error that came without an HTTP response and
+// describes it without the request URL.
+func transportKind(err error) (providers.Kind, string) {
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error's text starts with the request URL (and its query).
+		inner = ue.Err
+	}
+	desc := firstLine(inner.Error())
+	var certErr x509.CertificateInvalidError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr):
+		return providers.KindInvalid, "TLS certificate not accepted: " + desc
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return providers.KindTransient, "timed out: " + desc
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return providers.KindTransient, "connection failed: " + desc
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) || ue != nil {
+		return providers.KindTransient, "request failed: " + desc
+	}
+	return providers.KindUnknown, desc
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// serviceMessage is the first line of the <Message> of Azure's XML error
+// body ("" for a HEAD or an unreadable body).
+func serviceMessage(re *azcore.ResponseError) string {
+	if re.RawResponse == nil || re.RawResponse.Body == nil {
+		return ""
+	}
+	body, err := runtime.Payload(re.RawResponse)
+	if err != nil || len(body) == 0 {
+		return ""
+	}
+	var doc struct {
+		Message string `xml:"Message"`
+	}
+	if err := xml.Unmarshal(body, &doc); err != nil {
+		return ""
+	}
+	return firstLine(doc.Message)
+}
+
+// clean makes a message one short line with no credential in it.
+func clean(s string) string {
+	s = providers.Redact(strings.Join(strings.Fields(s), " "))
+	const max = 300
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}

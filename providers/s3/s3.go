@@ -1,0 +1,551 @@
+// Package s3 is the Amazon S3 (and S3-compatible) source provider, built on
+// aws-sdk-go-v2. A *Source lists buckets (with their regions) and pages of
+// objects, stats objects, presigns GET URLs that a destination such as Azure
+// Blob Storage pulls from server-side, and reads byte ranges for the
+// streaming fallback. Every SDK failure is classified into a
+// *providers.Error at this boundary; the SDK's own retries are switched off
+// because the pipeline owns the single retry layer. ParseURL turns the
+// s3:// and AzCopy-style https:// forms a user types into a Location.
+package s3
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/migrate-tool/migrate/providers"
+)
+
+// Compile-time checks of the capabilities a *Source offers.
+var (
+	_ providers.Source       = (*Source)(nil)
+	_ providers.Presigner    = (*Source)(nil)
+	_ providers.RangeReader  = (*Source)(nil)
+	_ providers.BucketLister = (*Source)(nil)
+)
+
+const (
+	// DefaultPresignTTL is the validity of a presigned URL when neither
+	// Options.PresignTTL nor PresignGet's ttl says otherwise.
+	DefaultPresignTTL = 15 * time.Minute
+	// MaxPresignTTL is SigV4's limit on a presigned URL's validity.
+	MaxPresignTTL = 7 * 24 * time.Hour
+	// presignMargin is kept between a presigned URL's expiry and the expiry
+	// of the credentials that signed it: the URL dies with the credentials.
+	presignMargin = 2 * time.Minute
+	// defaultRegion is used when neither Options nor the environment name one.
+	defaultRegion = "us-east-1"
+	// maxListKeys is S3's largest ListObjectsV2 page.
+	maxListKeys = 1000
+	// locationLookups bounds the concurrent GetBucketLocation calls of
+	// ListBuckets.
+	locationLookups = 8
+)
+
+// Options configure a Source. The zero value uses the SDK's default region
+// and credential chain against AWS.
+type Options struct {
+	// Region of the client; "" takes the region from the shared config or
+	// environment, and us-east-1 when neither names one.
+	Region string
+	// Endpoint is the base URL of an S3-compatible server
+	// ("http://127.0.0.1:7070"); setting it forces path-style addressing.
+	// "" uses AWS's endpoint for Region.
+	Endpoint string
+	// Profile selects a shared config/credentials profile; "" is the default
+	// profile (or AWS_PROFILE).
+	Profile string
+	// UsePathStyle addresses buckets as https://host/bucket/key instead of
+	// https://bucket.host/key.
+	UsePathStyle bool
+	// PresignTTL is the validity of presigned URLs when PresignGet is given
+	// no ttl; 0 means DefaultPresignTTL.
+	PresignTTL time.Duration
+	// WrapTransport, when set, wraps the HTTP round tripper every request of
+	// this Source goes through (tests count requests with it). It does not
+	// see requests made with presigned URLs by other services.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Credentials signs requests; nil uses the SDK's default chain
+	// (environment, shared config and profiles, SSO, web identity, IMDS).
+	Credentials aws.CredentialsProvider
+}
+
+// Source reads objects from S3. It is safe for concurrent use.
+type Source struct {
+	client  *s3sdk.Client
+	presign *s3sdk.PresignClient
+	creds   aws.CredentialsProvider
+	region  string
+	ttl     time.Duration
+	now     func() time.Time
+}
+
+// New builds a Source from o. It loads the shared AWS configuration (region,
+// profile, credentials chain, AWS_CA_BUNDLE) but makes no request: missing or
+// wrong credentials surface on the first call. The SDK's retries are off.
+func New(ctx context.Context, o Options) (*Source, error) {
+	if o.PresignTTL < 0 {
+		return nil, &providers.Error{Kind: providers.KindInvalid, Op: "New", Msg: fmt.Sprintf("negative PresignTTL %v", o.PresignTTL)}
+	}
+	// The config loader must be given an *awshttp.BuildableClient (or none):
+	// with AWS_CA_BUNDLE set it adds the bundle through WithTransportOptions
+	// and refuses any other client type. WrapTransport is applied later, on
+	// the finished client.
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = 1024
+		t.MaxIdleConnsPerHost = 512
+		t.MaxConnsPerHost = 0
+		t.IdleConnTimeout = 90 * time.Second
+		t.ResponseHeaderTimeout = 2 * time.Minute
+		t.ExpectContinueTimeout = time.Second
+	})
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+	}
+	if o.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(o.Region))
+	}
+	if o.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.Credentials != nil {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(o.Credentials))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		// Config errors name files and profiles, not secrets; still redact.
+		return nil, &providers.Error{Kind: providers.KindInvalid, Op: "LoadConfig", Msg: "loading AWS configuration: " + err.Error(), Err: err}
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	inner := cfg.HTTPClient
+	client := s3sdk.NewFromConfig(cfg, func(so *s3sdk.Options) {
+		so.Retryer = aws.NopRetryer{}
+		so.RetryMaxAttempts = 1
+		// Validating response checksums would add x-amz-checksum-mode to
+		// GETs (and to presigned URLs); the pipeline verifies on its own.
+		so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(strings.TrimRight(o.Endpoint, "/"))
+			so.UsePathStyle = true
+		}
+		if o.UsePathStyle {
+			so.UsePathStyle = true
+		}
+		if o.WrapTransport != nil {
+			so.HTTPClient = doerClient{o.WrapTransport(doerTransport{inner})}
+		}
+	})
+	ttl := o.PresignTTL
+	if ttl == 0 {
+		ttl = DefaultPresignTTL
+	}
+	return &Source{
+		client:  client,
+		presign: s3sdk.NewPresignClient(client),
+		creds:   cfg.Credentials,
+		region:  cfg.Region,
+		ttl:     ttl,
+		now:     time.Now,
+	}, nil
+}
+
+// Region is the region the Source's client signs for.
+func (s *Source) Region() string { return s.region }
+
+// doerTransport turns the SDK's HTTP client into a RoundTripper, so a
+// WrapTransport sees requests after all of the client's own settings
+// (CA bundle, timeouts) apply.
+type doerTransport struct{ c aws.HTTPClient }
+
+func (d doerTransport) RoundTrip(r *http.Request) (*http.Response, error) { return d.c.Do(r) }
+
+// doerClient is the SDK HTTP client made of a (wrapped) RoundTripper.
+type doerClient struct{ rt http.RoundTripper }
+
+func (d doerClient) Do(r *http.Request) (*http.Response, error) { return d.rt.RoundTrip(r) }
+
+// List returns one ListObjectsV2 page of bucket under opts.Prefix, in
+// ascending UTF-8 byte order of key. opts.Token is the continuation token of
+// the previous page's Next; Next is "" on the last page. MaxResults above
+// 1000 is capped at 1000 (S3's page limit); 0 means 1000. ETags are returned
+// without quotes; VersionID is always "" (ListObjectsV2 reports current
+// versions only). A missing bucket is NotFound.
+func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOptions) (providers.Page, error) {
+	const op = "ListObjectsV2"
+	if bucket == "" {
+		return providers.Page{}, invalid(op, bucket, "empty bucket name")
+	}
+	if opts.MaxResults < 0 {
+		return providers.Page{}, invalid(op, bucket, fmt.Sprintf("negative MaxResults %d", opts.MaxResults))
+	}
+	n := opts.MaxResults
+	if n == 0 || n > maxListKeys {
+		n = maxListKeys
+	}
+	in := &s3sdk.ListObjectsV2Input{
+		Bucket:       aws.String(bucket),
+		MaxKeys:      aws.Int32(int32(n)),
+		EncodingType: types.EncodingTypeUrl,
+	}
+	if opts.Prefix != "" {
+		in.Prefix = aws.String(opts.Prefix)
+	}
+	if opts.Token != "" {
+		in.ContinuationToken = aws.String(opts.Token)
+	}
+	out, err := s.client.ListObjectsV2(ctx, in)
+	if err != nil {
+		return providers.Page{}, classify(ctx, op, bucket, err)
+	}
+	urlEncoded := out.EncodingType == types.EncodingTypeUrl
+	page := providers.Page{Objects: make([]providers.Object, 0, len(out.Contents))}
+	for _, c := range out.Contents {
+		key := aws.ToString(c.Key)
+		if urlEncoded {
+			k, err := decodeListKey(key)
+			if err != nil {
+				return providers.Page{}, &providers.Error{Kind: providers.KindTransient, Op: op, Where: bucket,
+					Msg: fmt.Sprintf("server sent an undecodable url-encoded key %q", key), Err: err}
+			}
+			key = k
+		}
+		page.Objects = append(page.Objects, providers.Object{
+			Key:          key,
+			Size:         aws.ToInt64(c.Size),
+			ETag:         unquote(aws.ToString(c.ETag)),
+			LastModified: aws.ToTime(c.LastModified),
+			StorageClass: string(c.StorageClass),
+		})
+	}
+	if aws.ToBool(out.IsTruncated) {
+		page.Next = aws.ToString(out.NextContinuationToken)
+		if page.Next == "" {
+			return providers.Page{}, &providers.Error{Kind: providers.KindTransient, Op: op, Where: bucket,
+				Msg: "server reported a truncated listing without a continuation token"}
+		}
+		if page.Next == opts.Token {
+			return providers.Page{}, &providers.Error{Kind: providers.KindTransient, Op: op, Where: bucket,
+				Msg: "server returned the same continuation token it was given"}
+		}
+	}
+	return page, nil
+}
+
+// Stat returns the listing fields, the five content headers, the user
+// metadata (keys as S3 reports them, lowercase) and, when the ETag is the
+// object's MD5 (a single-part upload not encrypted with KMS or a customer
+// key), ContentMD5. A missing bucket or object is NotFound.
+func (s *Source) Stat(ctx context.Context, bucket, key string) (providers.ObjectInfo, error) {
+	const op = "HeadObject"
+	where := bucket + "/" + key
+	if bucket == "" || key == "" {
+		return providers.ObjectInfo{}, invalid(op, where, "empty bucket or key")
+	}
+	out, err := s.client.HeadObject(ctx, &s3sdk.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return providers.ObjectInfo{}, classify(ctx, op, where, err)
+	}
+	etag := unquote(aws.ToString(out.ETag))
+	info := providers.ObjectInfo{
+		Object: providers.Object{
+			Key:          key,
+			Size:         aws.ToInt64(out.ContentLength),
+			ETag:         etag,
+			LastModified: aws.ToTime(out.LastModified),
+			StorageClass: string(out.StorageClass),
+			VersionID:    versionID(out.VersionId),
+		},
+		Properties: providers.Properties{
+			ContentType:        aws.ToString(out.ContentType),
+			ContentEncoding:    aws.ToString(out.ContentEncoding),
+			ContentDisposition: aws.ToString(out.ContentDisposition),
+			ContentLanguage:    aws.ToString(out.ContentLanguage),
+			CacheControl:       aws.ToString(out.CacheControl),
+			Metadata:           out.Metadata,
+		},
+	}
+	if info.StorageClass == "" {
+		// HeadObject omits the header for STANDARD; listings name it.
+		info.StorageClass = string(types.StorageClassStandard)
+	}
+	if out.SSECustomerAlgorithm == nil && !isKMS(out.ServerSideEncryption) {
+		info.ContentMD5 = md5FromETag(etag)
+	}
+	return info, nil
+}
+
+// PresignGet returns a URL through which anyone holding it can GET obj
+// (pinned to obj.VersionID when set; a destination may add a Range header).
+// The URL is valid for ttl (the Source's PresignTTL when ttl <= 0), never
+// more than 7 days and never past the signing credentials' expiry minus a
+// safety margin; Expires says when it stops working. Presigning makes no
+// request to S3, so a missing object is only found by whoever fetches it.
+// If the credentials are about to expire, they are refreshed once; if they
+// still leave no validity, the error is Permission.
+func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Object, ttl time.Duration) (providers.SourceURL, error) {
+	const op = "PresignGetObject"
+	where := bucket + "/" + obj.Key
+	if bucket == "" || obj.Key == "" {
+		return providers.SourceURL{}, invalid(op, where, "empty bucket or key")
+	}
+	if err := ctx.Err(); err != nil {
+		return providers.SourceURL{}, classify(ctx, op, where, err)
+	}
+	if ttl <= 0 {
+		ttl = s.ttl
+	}
+	ttl = min(ttl, MaxPresignTTL)
+	now := s.now()
+	validity, err := s.validity(ctx, now, ttl)
+	if err != nil {
+		return providers.SourceURL{}, classify(ctx, op, where, err)
+	}
+	if validity < time.Second {
+		return providers.SourceURL{}, &providers.Error{Kind: providers.KindPermission, Op: op, Where: where,
+			Msg: "credentials expire too soon to presign a URL; refresh them"}
+	}
+	in := &s3sdk.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key)}
+	if obj.VersionID != "" {
+		in.VersionId = aws.String(obj.VersionID)
+	}
+	req, err := s.presign.PresignGetObject(ctx, in, s3sdk.WithPresignExpires(validity))
+	if err != nil {
+		return providers.SourceURL{}, classify(ctx, op, where, err)
+	}
+	return providers.SourceURL{URL: providers.Secret(req.URL), Expires: now.Add(validity)}, nil
+}
+
+// validity is how long a URL presigned now may live: ttl, cut to whole
+// seconds and to the credentials' expiry minus presignMargin.
+func (s *Source) validity(ctx context.Context, now time.Time, ttl time.Duration) (time.Duration, error) {
+	creds, err := s.creds.Retrieve(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if creds.CanExpire && creds.Expires.Sub(now)-presignMargin < ttl && creds.Expires.Sub(now)-presignMargin < time.Minute {
+		// Nearly expired: ask the cache for fresh credentials once.
+		if c, ok := s.creds.(*aws.CredentialsCache); ok {
+			c.Invalidate()
+			if creds, err = s.creds.Retrieve(ctx); err != nil {
+				return 0, err
+			}
+		}
+	}
+	v := ttl
+	if creds.CanExpire {
+		v = min(v, creds.Expires.Sub(now)-presignMargin)
+	}
+	return v.Truncate(time.Second), nil
+}
+
+// OpenRange returns a reader of r's bytes of obj (the whole object for a zero
+// Range), pinned to obj.VersionID when set and, when obj.ETag is set, to that
+// ETag: an object replaced since it was listed gives a Precondition error
+// instead of mixed bytes. A range past the end is Invalid. Read errors of the
+// returned body are classified too. The caller closes it.
+func (s *Source) OpenRange(ctx context.Context, bucket string, obj providers.Object, r providers.Range) (io.ReadCloser, error) {
+	const op = "GetObject"
+	where := bucket + "/" + obj.Key
+	if bucket == "" || obj.Key == "" {
+		return nil, invalid(op, where, "empty bucket or key")
+	}
+	if r.Offset < 0 || r.Count < 0 {
+		return nil, invalid(op, where, fmt.Sprintf("negative range offset %d count %d", r.Offset, r.Count))
+	}
+	in := &s3sdk.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key)}
+	if obj.VersionID != "" {
+		in.VersionId = aws.String(obj.VersionID)
+	}
+	if obj.ETag != "" {
+		in.IfMatch = aws.String(`"` + obj.ETag + `"`)
+	}
+	switch {
+	case r.Count > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", r.Offset, r.Offset+r.Count-1))
+	case r.Offset > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.Offset))
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, classify(ctx, op, where, err)
+	}
+	return &body{rc: out.Body, ctx: ctx, where: where}, nil
+}
+
+// body classifies the read errors of a GetObject body.
+type body struct {
+	rc    io.ReadCloser
+	ctx   context.Context
+	where string
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = classify(b.ctx, "GetObject (read)", b.where, err)
+	}
+	return n, err
+}
+
+func (b *body) Close() error { return b.rc.Close() }
+
+// ListBuckets returns every bucket the credentials can list, in the order S3
+// lists them, each with its region: the listing's BucketRegion when the
+// server reports it, else GetBucketLocation's answer (an empty location is
+// us-east-1, "EU" is eu-west-1). A bucket whose location the credentials may
+// not read keeps Region "".
+func (s *Source) ListBuckets(ctx context.Context) ([]providers.BucketInfo, error) {
+	const op = "ListBuckets"
+	var (
+		buckets []providers.BucketInfo
+		token   string
+		seen    = map[string]bool{}
+	)
+	for {
+		in := &s3sdk.ListBucketsInput{MaxBuckets: aws.Int32(1000)}
+		if token != "" {
+			in.ContinuationToken = aws.String(token)
+		}
+		out, err := s.client.ListBuckets(ctx, in)
+		if err != nil {
+			return nil, classify(ctx, op, "", err)
+		}
+		for _, b := range out.Buckets {
+			buckets = append(buckets, providers.BucketInfo{Name: aws.ToString(b.Name), Region: aws.ToString(b.BucketRegion)})
+		}
+		token = aws.ToString(out.ContinuationToken)
+		if token == "" {
+			break
+		}
+		if seen[token] {
+			return nil, &providers.Error{Kind: providers.KindTransient, Op: op, Msg: "server repeated a continuation token"}
+		}
+		seen[token] = true
+	}
+	if err := s.fillRegions(ctx, buckets); err != nil {
+		return nil, err
+	}
+	return buckets, nil
+}
+
+// fillRegions asks GetBucketLocation, a few at a time, for every bucket the
+// listing gave no region.
+func (s *Source) fillRegions(ctx context.Context, buckets []providers.BucketInfo) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		sem      = make(chan struct{}, locationLookups)
+	)
+	for i := range buckets {
+		if buckets[i].Region != "" {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(b *providers.BucketInfo) {
+			defer func() { <-sem; wg.Done() }()
+			region, err := s.bucketRegion(ctx, b.Name)
+			if err != nil && providers.KindOf(err) != providers.KindPermission {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+				return
+			}
+			b.Region = region
+		}(&buckets[i])
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if ctx.Err() != nil {
+		return classify(ctx, "GetBucketLocation", "", ctx.Err())
+	}
+	return nil
+}
+
+func (s *Source) bucketRegion(ctx context.Context, bucket string) (string, error) {
+	out, err := s.client.GetBucketLocation(ctx, &s3sdk.GetBucketLocationInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		return "", classify(ctx, "GetBucketLocation", bucket, err)
+	}
+	switch loc := string(out.LocationConstraint); loc {
+	case "":
+		return "us-east-1", nil
+	case "EU":
+		return "eu-west-1", nil
+	default:
+		return loc, nil
+	}
+}
+
+func invalid(op, where, msg string) error {
+	return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: msg}
+}
+
+func unquote(etag string) string {
+	etag = strings.TrimPrefix(etag, "W/")
+	if len(etag) >= 2 && etag[0] == '"' && etag[len(etag)-1] == '"' {
+		return etag[1 : len(etag)-1]
+	}
+	return etag
+}
+
+func versionID(v *string) string {
+	id := aws.ToString(v)
+	if id == "null" { // S3's name for the version of an unversioned object
+		return ""
+	}
+	return id
+}
+
+func isKMS(sse types.ServerSideEncryption) bool {
+	return strings.HasPrefix(string(sse), "aws:kms")
+}
+
+// md5FromETag returns the 16 bytes an ETag of 32 hex digits stands for, nil
+// for any other ETag (multipart "<hex>-N", or a server's own format).
+func md5FromETag(etag string) []byte {
+	if len(etag) != 32 {
+		return nil
+	}
+	b, err := hex.DecodeString(etag)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// decodeListKey undoes encoding-type=url in a listing: S3 encodes keys like
+// a form value (space as '+', '+' as %2B).
+func decodeListKey(k string) (string, error) {
+	return url.QueryUnescape(k)
+}
