@@ -1,0 +1,109 @@
+// Command migrate copies objects from Amazon S3 (or any S3-compatible
+// server) into Azure Blob Storage. Azure pulls each object itself from a
+// short-lived presigned S3 URL, so the payload never passes through the
+// machine running migrate.
+//
+// This package turns flags and environment into typed options, wires the
+// providers to the pipeline, prints the summary and maps the outcome to an
+// exit code; it holds no copy logic of its own.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes scripts can rely on (docs/usage.md).
+const (
+	exitOK          = 0   // every object arrived (skips are fine)
+	exitFailed      = 1   // some objects failed, or the run stopped
+	exitUsage       = 2   // bad arguments or configuration
+	exitInterrupted = 130 // stopped by Ctrl-C / SIGTERM
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// env reads the process environment; tests replace it.
+type env func(string) string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError marks errors in the user's arguments or configuration.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+const topUsage = `migrate copies objects from Amazon S3 into Azure Blob Storage, server-side.
+
+Usage:
+  migrate copy SRC DST [flags]   copy a bucket (or a prefix of it) into a container
+  migrate version                print the version
+  migrate help [command]         show help
+
+Run 'migrate copy --help' for the flags. Documentation: docs/usage.md.
+`
+
+func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "copy", "cp":
+		err = runCopy(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "migrate %s\n", version)
+		return exitOK
+	case "help", "-h", "--help":
+		if len(args) > 1 && (args[1] == "copy" || args[1] == "cp") {
+			return run(ctx, []string{"copy", "--help"}, getenv, stdout, stderr)
+		}
+		fmt.Fprint(stdout, topUsage)
+		return exitOK
+	default:
+		err = usagef("unknown command %q (commands: copy, version, help)", args[0])
+	}
+	return exitCode(err, stderr)
+}
+
+// exitCode prints err, one line, and maps it to the exit code.
+func exitCode(err error, stderr io.Writer) int {
+	var fe failedError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &fe):
+		return exitFailed // the summary already says what failed
+	case errors.Is(err, errHelp):
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "migrate: interrupted")
+		return exitInterrupted
+	}
+	fmt.Fprintf(stderr, "migrate: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// failedError says that the run finished with failed objects.
+type failedError struct{ n int64 }
+
+func (e failedError) Error() string { return fmt.Sprintf("%d objects failed", e.n) }

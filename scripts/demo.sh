@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs a demonstration migration end to end on local emulators, no cloud
+# account needed: installs and starts versitygw (S3) and Azurite (Azure) with
+# its copy-source front on 127.0.0.1, seeds buckets, runs 'migrate copy' and
+# prints its summary, then checks every blob against its object.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go run ./internal/testenv/cmd/rig install
+mkdir -p .rig/bin
+go build -o .rig/bin/migrate ./cmd/migrate
+exec go run ./internal/testenv/cmd/demo -migrate .rig/bin/migrate "$@"
