@@ -1,0 +1,230 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/migrate-tool/migrate/providers"
+)
+
+// S3Record is one request an S3Proxy saw.
+type S3Record struct {
+	Method           string
+	Bucket           string // "" for service-level requests
+	Key              string // "" for bucket-level requests
+	RawQueryRedacted string // the query with credentials redacted
+	Presigned        bool   // X-Amz-Signature in the query
+	Authorized       bool   // an Authorization header was sent
+	Status           int
+	RespBytes        int64 // response body bytes sent to the client
+	Refused          bool  // answered by RefusePresigned, not forwarded
+}
+
+// S3Proxy is a reverse proxy before an S3 server (path-style addressing)
+// that records every request and can refuse presigned GETs of chosen
+// objects. Point a client, or a presigner, at URL instead of the server.
+type S3Proxy struct {
+	URL string // http://127.0.0.1:PORT
+
+	proxy *httputil.ReverseProxy
+	srv   *http.Server
+
+	mu      sync.Mutex
+	records []S3Record
+	refuse  map[[2]string]int
+}
+
+// NewS3Proxy starts a proxy on a free 127.0.0.1 port forwarding to target
+// (e.g. S3Server.Endpoint). The Host header is forwarded unchanged, so SigV4
+// signatures made for the proxy's URL (clients and presigned URLs pointed at
+// p.URL) verify at the server.
+func NewS3Proxy(target string) (*S3Proxy, error) {
+	tu, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	p := &S3Proxy{URL: "http://" + ln.Addr().String(), refuse: map[[2]string]int{}}
+	p.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(tu)
+			pr.Out.Host = pr.In.Host
+		},
+		Transport:     tr,
+		FlushInterval: -1,
+	}
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+// Records returns a copy of the requests seen so far, in completion order.
+func (p *S3Proxy) Records() []S3Record {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]S3Record(nil), p.records...)
+}
+
+// Reset forgets the records and every refusal.
+func (p *S3Proxy) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.records = nil
+	p.refuse = map[[2]string]int{}
+}
+
+// RefusePresigned makes presigned GETs (and HEADs) of bucket/key answer
+// status with an S3 XML error body instead of being forwarded: 403
+// AccessDenied, 404 NoSuchKey, 412 PreconditionFailed, 500 InternalError,
+// 503 SlowDown, others a generic code. Status 0 lifts the refusal.
+func (p *S3Proxy) RefusePresigned(bucket, key string, status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if status == 0 {
+		delete(p.refuse, [2]string{bucket, key})
+		return
+	}
+	p.refuse[[2]string{bucket, key}] = status
+}
+
+// Close stops the proxy.
+func (p *S3Proxy) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.srv.Shutdown(ctx); err != nil {
+		return p.srv.Close()
+	}
+	return nil
+}
+
+func (p *S3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	bucket, key := splitS3Path(r.URL.Path)
+	q := r.URL.Query()
+	rec := S3Record{
+		Method:           r.Method,
+		Bucket:           bucket,
+		Key:              key,
+		RawQueryRedacted: redactQuery(r.URL.RawQuery),
+		Presigned:        q.Get("X-Amz-Signature") != "",
+		Authorized:       r.Header.Get("Authorization") != "",
+	}
+	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+	p.mu.Lock()
+	status, refused := p.refuse[[2]string{bucket, key}]
+	p.mu.Unlock()
+	if refused && rec.Presigned && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		rec.Refused = true
+		writeS3Error(cw, r, status, bucket, key)
+	} else {
+		p.proxy.ServeHTTP(cw, r)
+	}
+	rec.Status, rec.RespBytes = cw.status, cw.n
+	p.mu.Lock()
+	p.records = append(p.records, rec)
+	p.mu.Unlock()
+}
+
+func splitS3Path(path string) (bucket, key string) {
+	path = strings.TrimPrefix(path, "/")
+	bucket, key, _ = strings.Cut(path, "/")
+	return bucket, key
+}
+
+func redactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u := providers.RedactURL("http://h/?" + raw)
+	_, q, _ := strings.Cut(u, "?")
+	return q
+}
+
+// s3ErrorCodes are the codes S3 uses with these statuses.
+var s3ErrorCodes = map[int][2]string{
+	http.StatusBadRequest:          {"InvalidRequest", "Invalid Request"},
+	http.StatusForbidden:           {"AccessDenied", "Access Denied"},
+	http.StatusNotFound:            {"NoSuchKey", "The specified key does not exist."},
+	http.StatusPreconditionFailed:  {"PreconditionFailed", "At least one of the pre-conditions you specified did not hold"},
+	http.StatusInternalServerError: {"InternalError", "We encountered an internal error. Please try again."},
+	http.StatusServiceUnavailable:  {"SlowDown", "Please reduce your request rate."},
+}
+
+func writeS3Error(w http.ResponseWriter, r *http.Request, status int, bucket, key string) {
+	code, msg := "Error"+strconv.Itoa(status), http.StatusText(status)
+	if c, ok := s3ErrorCodes[status]; ok {
+		code, msg = c[0], c[1]
+	}
+	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>%s</Code><Message>%s</Message><Key>%s</Key><BucketName>%s</BucketName><RequestId>%s</RequestId></Error>`,
+		code, msg, xmlEscape(key), xmlEscape(bucket), strings.ReplaceAll(requestID(), "-", ""))
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch c {
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		case '"':
+			b.WriteString("&quot;")
+		case '\'':
+			b.WriteString("&apos;")
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// countingWriter records the status and counts body bytes.
+type countingWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	n           int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if !c.wroteHeader {
+		c.status, c.wroteHeader = code, true
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	c.wroteHeader = true
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
