@@ -75,24 +75,25 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 	size := int64(len(e.data))
 	h := w.Header()
 	h.Set("Accept-Ranges", "bytes")
-	h.Set("ETag", `"`+e.etag+`"`)
-	h.Set("Last-Modified", e.lastModified.Format(http.TimeFormat))
-	ct := e.props.ContentType
+	props := e.properties()
+	h.Set("ETag", `"`+e.etag()+`"`)
+	h.Set("Last-Modified", e.lastModified().Format(http.TimeFormat))
+	ct := props.ContentType
 	if ct == "" {
 		ct = "binary/octet-stream"
 	}
 	h.Set("Content-Type", ct)
 	for name, v := range map[string]string{
-		"Content-Encoding":    e.props.ContentEncoding,
-		"Content-Disposition": e.props.ContentDisposition,
-		"Content-Language":    e.props.ContentLanguage,
-		"Cache-Control":       e.props.CacheControl,
+		"Content-Encoding":    props.ContentEncoding,
+		"Content-Disposition": props.ContentDisposition,
+		"Content-Language":    props.ContentLanguage,
+		"Cache-Control":       props.CacheControl,
 	} {
 		if v != "" {
 			h.Set(name, v)
 		}
 	}
-	for k, v := range e.props.Metadata {
+	for k, v := range props.Metadata {
 		h.Set("X-Amz-Meta-"+k, v)
 	}
 

@@ -113,14 +113,15 @@ type bucket struct {
 	staged  map[string]*stagedBlob
 }
 
-// entry is one object. data is never modified after it is stored, so
-// readers may use it without the lock.
+// entry is one object, kept small for stores of millions: data is never
+// modified after it is stored, so readers may use it without the lock;
+// props is nil when the object has no properties.
 type entry struct {
-	data         []byte
-	etag         string
-	lastModified time.Time
-	props        providers.Properties
-	blocks       []committedBlock // set when committed from blocks
+	data   []byte
+	md5    [md5.Size]byte
+	mod    int64 // LastModified, Unix nanoseconds
+	props  *providers.Properties
+	blocks []committedBlock // set when committed from blocks
 }
 
 type committedBlock struct {
@@ -277,13 +278,16 @@ func (s *Store) Delete(bucket, key string) {
 
 // newEntry builds an entry owning data; props are copied.
 func (s *Store) newEntry(data []byte, props providers.Properties) *entry {
-	sum := md5.Sum(data)
-	return &entry{
-		data:         data,
-		etag:         hex.EncodeToString(sum[:]),
-		lastModified: s.opts.Clock().UTC(),
-		props:        cloneProps(props),
+	e := &entry{data: data, md5: md5.Sum(data), mod: s.opts.Clock().UnixNano()}
+	if p := cloneProps(props); !isZeroProps(p) {
+		e.props = &p
 	}
+	return e
+}
+
+func isZeroProps(p providers.Properties) bool {
+	return p.ContentType == "" && p.ContentEncoding == "" && p.ContentDisposition == "" &&
+		p.ContentLanguage == "" && p.CacheControl == "" && p.ContentMD5 == nil && p.Metadata == nil
 }
 
 func cloneProps(p providers.Properties) providers.Properties {
@@ -296,18 +300,30 @@ func cloneProps(p providers.Properties) providers.Properties {
 	return p
 }
 
+func (e *entry) etag() string { return hex.EncodeToString(e.md5[:]) }
+
+func (e *entry) lastModified() time.Time { return time.Unix(0, e.mod).UTC() }
+
+// properties returns the entry's properties; callers must not modify them.
+func (e *entry) properties() providers.Properties {
+	if e.props == nil {
+		return providers.Properties{}
+	}
+	return *e.props
+}
+
 func (e *entry) object(key string) providers.Object {
 	return providers.Object{
 		Key:          key,
 		Size:         int64(len(e.data)),
-		ETag:         e.etag,
-		LastModified: e.lastModified,
+		ETag:         e.etag(),
+		LastModified: e.lastModified(),
 		StorageClass: "STANDARD",
 	}
 }
 
 func (e *entry) info(key string) providers.ObjectInfo {
-	return providers.ObjectInfo{Object: e.object(key), Properties: cloneProps(e.props)}
+	return providers.ObjectInfo{Object: e.object(key), Properties: cloneProps(e.properties())}
 }
 
 // put stores e under key; any existing object is replaced whole.

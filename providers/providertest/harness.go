@@ -33,6 +33,10 @@ type SourceHarness struct {
 	// MaxResults is the page size the suite asks for when testing
 	// pagination (default 2). Servers that ignore small values may set it.
 	MaxResults int
+	// SkipKey, optional, reports keys of AwkwardKeys that the server under
+	// test documentedly cannot hold; the suite logs and leaves them out.
+	// Leave nil unless a server limit (not a provider bug) requires it.
+	SkipKey func(key string) bool
 }
 
 // DestinationHarness lets the suite exercise a Destination.
@@ -50,4 +54,11 @@ type DestinationHarness struct {
 	// ReadBlob returns the committed content of a blob, read through the
 	// service's own API.
 	ReadBlob func(t *testing.T, container, name string) []byte
+	// MaxResults is the page size the suite asks for when testing
+	// pagination of ListBlobs (default 2).
+	MaxResults int
+	// SkipKey, optional, reports blob names of AwkwardKeys (already without
+	// those ending in '.' or '/') that the service under test documentedly
+	// cannot hold; the suite logs and leaves them out.
+	SkipKey func(name string) bool
 }
