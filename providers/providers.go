@@ -167,8 +167,10 @@ type URLIngester interface {
 // the streaming path.
 type BlockStager interface {
 	BlockCommitter
-	// StageBlock uploads size bytes read from body as block id of blob name.
-	// body is read once from its current position.
+	// StageBlock uploads size bytes read from body, starting at its current
+	// position, as block id of blob name. body may be read more than once
+	// (to checksum it, or to retry): the provider seeks back to that
+	// starting position itself.
 	StageBlock(ctx context.Context, container, name string, id BlockID, body io.ReadSeeker, size int64) error
 }
 

@@ -40,11 +40,11 @@ import (
 // Azure's size rules (https://learn.microsoft.com/rest/api/storageservices/put-blob-from-url
 // and put-block).
 const (
-	MiB = 1 << 20
+	mib = 1 << 20
 	// MaxPutBlobFromURL is the largest source one Put Blob From URL accepts.
-	MaxPutBlobFromURL = 5000 * MiB
+	MaxPutBlobFromURL = 5000 * mib
 	// MaxBlockSize is the largest block of a block blob.
-	MaxBlockSize = 4000 * MiB
+	MaxBlockSize = 4000 * mib
 	// MaxBlocks is the most committed blocks of one block blob.
 	MaxBlocks = 50000
 	// MaxBlockIDLen is the longest block ID before base64 encoding.
@@ -231,6 +231,7 @@ func newTransport() *http.Transport {
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
 		ForceAttemptHTTP2:     true,
+		DisableCompression:    true, // blob bytes are never decoded on the way
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   512,
 		IdleConnTimeout:       90 * time.Second,
@@ -450,8 +451,11 @@ func (d *Destination) StageBlock(ctx context.Context, containerName, name string
 	}
 	h := md5.New()
 	n, err := io.Copy(h, w)
-	if err != nil {
-		return classify(ctx, op, where, fmt.Errorf("reading block body: %w", err))
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		if ctx.Err() != nil {
+			return classify(ctx, op, where, err)
+		}
+		return &providers.Error{Kind: providers.KindUnknown, Op: op, Where: where, Msg: "reading block body: " + providers.Redact(err.Error()), Err: err}
 	}
 	if n != size {
 		return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,

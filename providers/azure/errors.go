@@ -175,16 +175,19 @@ func classify(ctx context.Context, op, where string, err error) error {
 			e.Code = h.Get("x-ms-error-code")
 		}
 		if e.Code == codeCannotVerify {
+			// Without the source's status, a 5xx is Azure saying it could
+			// not connect to (or hear back from) the source in time.
 			srcStatus := e.Status
-			connFailed := false
+			connFailed := srcStatus >= 500
 			if v := strings.TrimSpace(h.Get(hdrCopySourceStatus)); v != "" {
 				n, perr := strconv.Atoi(v)
-				if perr == nil {
-					srcStatus = n
-				} else {
-					srcStatus = 0
+				if perr != nil {
+					n = 0
 				}
-				connFailed = srcStatus == 0
+				srcStatus, connFailed = n, n == 0
+			}
+			if connFailed {
+				srcStatus = 0
 			}
 			e.Kind = sourceKind(srcStatus)
 			srcCode := strings.TrimSpace(h.Get(hdrCopySourceCode))

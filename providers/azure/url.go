@@ -44,7 +44,8 @@ func ParseURL(s string) (Location, error) {
 		head = head[:i]
 	}
 	fail := func(format string, a ...any) (Location, error) {
-		return Location{}, fmt.Errorf("azure URL: "+format+"; "+validForms, a...)
+		// Redact in case a signature was typed without its '?'.
+		return Location{}, errors.New(providers.Redact(fmt.Sprintf("azure URL: "+format+"; "+validForms, a...)))
 	}
 	if strings.TrimSpace(s) == "" {
 		return fail("empty")

@@ -35,9 +35,9 @@ var codeKinds = map[string]providers.Kind{
 	"TokenRefreshRequired":        providers.KindPermission,
 	"AllAccessDisabled":           providers.KindPermission,
 	"AccountProblem":              providers.KindPermission,
-	"InvalidObjectState":          providers.KindPermission, // archived (Glacier) object: restore first
 	"RequestTimeTooSkewed":        providers.KindPermission,
 	"UnrecognizedClientException": providers.KindPermission,
+	"XAdminUserNotFound":          providers.KindPermission, // versitygw's (404) InvalidAccessKeyId
 
 	"SlowDown":                 providers.KindThrottled,
 	"ServiceUnavailable":       providers.KindThrottled,
@@ -57,6 +57,7 @@ var codeKinds = map[string]providers.Kind{
 	"IncompleteBody":          providers.KindTransient,
 	"InternalFailure":         providers.KindTransient,
 
+	"InvalidObjectState":                 providers.KindInvalid, // archived (Glacier) object: restore it first
 	"InvalidRange":                       providers.KindInvalid,
 	"InvalidArgument":                    providers.KindInvalid,
 	"InvalidRequest":                     providers.KindInvalid,

@@ -82,7 +82,10 @@ type Options struct {
 	Credentials aws.CredentialsProvider
 }
 
-// Source reads objects from S3. It is safe for concurrent use.
+// Source reads objects from S3. It is safe for concurrent use. One Source
+// serves buckets of every region: it learns each bucket's region (from
+// ListBuckets, or from S3's wrong-region answer, followed once) and
+// addresses and signs for it; see region.go.
 type Source struct {
 	client  *s3sdk.Client
 	presign *s3sdk.PresignClient
@@ -90,6 +93,7 @@ type Source struct {
 	region  string
 	ttl     time.Duration
 	now     func() time.Time
+	regions sync.Map // bucket name -> region, see region.go
 }
 
 // New builds a Source from o. It loads the shared AWS configuration (region,
@@ -209,7 +213,9 @@ func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOpt
 	if opts.Token != "" {
 		in.ContinuationToken = aws.String(opts.Token)
 	}
-	out, err := s.client.ListObjectsV2(ctx, in)
+	out, err := routed(s, bucket, func(o ...func(*s3sdk.Options)) (*s3sdk.ListObjectsV2Output, error) {
+		return s.client.ListObjectsV2(ctx, in, o...)
+	})
 	if err != nil {
 		return providers.Page{}, classify(ctx, op, bucket, err)
 	}
@@ -257,7 +263,10 @@ func (s *Source) Stat(ctx context.Context, bucket, key string) (providers.Object
 	if bucket == "" || key == "" {
 		return providers.ObjectInfo{}, invalid(op, where, "empty bucket or key")
 	}
-	out, err := s.client.HeadObject(ctx, &s3sdk.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	in := &s3sdk.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	out, err := routed(s, bucket, func(o ...func(*s3sdk.Options)) (*s3sdk.HeadObjectOutput, error) {
+		return s.client.HeadObject(ctx, in, o...)
+	})
 	if err != nil {
 		return providers.ObjectInfo{}, classify(ctx, op, where, err)
 	}
@@ -291,11 +300,14 @@ func (s *Source) Stat(ctx context.Context, bucket, key string) (providers.Object
 }
 
 // PresignGet returns a URL through which anyone holding it can GET obj
-// (pinned to obj.VersionID when set; a destination may add a Range header).
+// (pinned to obj.VersionID when set; a destination may add a Range header),
+// signed for the bucket's region.
 // The URL is valid for ttl (the Source's PresignTTL when ttl <= 0), never
 // more than 7 days and never past the signing credentials' expiry minus a
-// safety margin; Expires says when it stops working. Presigning makes no
-// request to S3, so a missing object is only found by whoever fetches it.
+// safety margin; Expires says when it stops working. Presigning sends no
+// request except, the first time a bucket is seen by this Source, one
+// HeadBucket to learn its region; a missing object is only found by whoever
+// fetches the URL.
 // If the credentials are about to expire, they are refreshed once; if they
 // still leave no validity, the error is Permission.
 func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Object, ttl time.Duration) (providers.SourceURL, error) {
@@ -311,6 +323,10 @@ func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Ob
 		ttl = s.ttl
 	}
 	ttl = min(ttl, MaxPresignTTL)
+	region, err := s.presignRegion(ctx, bucket)
+	if err != nil {
+		return providers.SourceURL{}, classify(ctx, op, where, err)
+	}
 	now := s.now()
 	validity, err := s.validity(ctx, now, ttl)
 	if err != nil {
@@ -324,7 +340,12 @@ func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Ob
 	if obj.VersionID != "" {
 		in.VersionId = aws.String(obj.VersionID)
 	}
-	req, err := s.presign.PresignGetObject(ctx, in, s3sdk.WithPresignExpires(validity))
+	req, err := s.presign.PresignGetObject(ctx, in, func(po *s3sdk.PresignOptions) {
+		po.Expires = validity
+		if region != s.region {
+			po.ClientOptions = append(po.ClientOptions, func(o *s3sdk.Options) { o.Region = region })
+		}
+	})
 	if err != nil {
 		return providers.SourceURL{}, classify(ctx, op, where, err)
 	}
@@ -381,7 +402,9 @@ func (s *Source) OpenRange(ctx context.Context, bucket string, obj providers.Obj
 	case r.Offset > 0:
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.Offset))
 	}
-	out, err := s.client.GetObject(ctx, in)
+	out, err := routed(s, bucket, func(o ...func(*s3sdk.Options)) (*s3sdk.GetObjectOutput, error) {
+		return s.client.GetObject(ctx, in, o...)
+	})
 	if err != nil {
 		return nil, classify(ctx, op, where, err)
 	}
@@ -441,6 +464,11 @@ func (s *Source) ListBuckets(ctx context.Context) ([]providers.BucketInfo, error
 	if err := s.fillRegions(ctx, buckets); err != nil {
 		return nil, err
 	}
+	for _, b := range buckets {
+		if b.Region != "" {
+			s.regions.Store(b.Name, b.Region)
+		}
+	}
 	return buckets, nil
 }
 
@@ -493,6 +521,7 @@ func (s *Source) fillRegions(ctx context.Context, buckets []providers.BucketInfo
 }
 
 func (s *Source) bucketRegion(ctx context.Context, bucket string) (string, error) {
+	// GetBucketLocation answers from any region.
 	out, err := s.client.GetBucketLocation(ctx, &s3sdk.GetBucketLocationInput{Bucket: aws.String(bucket)})
 	if err != nil {
 		return "", classify(ctx, "GetBucketLocation", bucket, err)
