@@ -174,6 +174,9 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 			return copyJob{}, usagef("AZURE_STORAGE_ACCOUNT is %q but the destination's account is %q", acct, j.dst.Account)
 		}
 		j.azOpts.Credential.AccountKey = providers.Secret(getenv("AZURE_STORAGE_KEY"))
+	case strings.HasPrefix(j.azOpts.ServiceURL, "http://"):
+		// Azure AD tokens are only sent over https.
+		return copyJob{}, usagef("no Azure credential for the http endpoint %s: put a SAS in DST, or set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY", j.azOpts.ServiceURL)
 	}
 
 	j.pipeOpts = pipeline.Options{
@@ -239,11 +242,12 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		to = j.dst.Container + "/" + j.dst.Prefix
 	}
 	sum, runErr := cp.Run(ctx)
-	printSummary(stdout, from, to, sum)
 	var se *pipeline.SetupError
+	if errors.As(runErr, &se) {
+		return usageError{runErr} // nothing was attempted: no summary
+	}
+	printSummary(stdout, from, to, sum)
 	switch {
-	case errors.As(runErr, &se):
-		return usageError{runErr}
 	case errors.Is(runErr, context.Canceled) || ctx.Err() != nil:
 		return context.Canceled
 	case runErr != nil:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -84,13 +85,22 @@ func newWorld(t *testing.T) *world {
 // code, stdout and stderr.
 func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return w.runEnv(t, []string{"AZURE_STORAGE_ACCOUNT=" + w.az.Account, "AZURE_STORAGE_KEY=" + w.az.Key}, args...)
+}
+
+// runEnv is run with the Azure credential given in env.
+func (w *world) runEnv(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), args...)
 	cmd.Env = append(os.Environ(),
 		"AWS_ACCESS_KEY_ID="+w.s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+w.s3.SecretKey, "AWS_REGION="+w.s3.Region,
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AZURE_STORAGE_ACCOUNT="+w.az.Account, "AZURE_STORAGE_KEY="+w.az.Key, "AZURE_STORAGE_CONNECTION_STRING=")
+		// As on many corporate machines: the SDK must still build its client.
+		"AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+		"AZURE_STORAGE_ACCOUNT=", "AZURE_STORAGE_KEY=", "AZURE_STORAGE_CONNECTION_STRING=")
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -101,7 +111,7 @@ func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 		t.Fatal(err)
 	}
 	// No secret the tool was given may appear in anything it printed.
-	for _, secret := range []string{w.s3.SecretKey, w.az.Key, "X-Amz-Signature=", "X-Amz-Credential="} {
+	for _, secret := range []string{w.s3.SecretKey, w.az.Key, "X-Amz-Signature=", "X-Amz-Credential=", "sig="} {
 		if strings.Contains(stdout.String()+stderr.String(), secret) {
 			t.Errorf("output contains secret %q", secret)
 		}
@@ -336,6 +346,7 @@ func TestUsageAndConfigurationErrors(t *testing.T) {
 		{"bad flag", []string{"copy", "--block-size", "5GiB", "s3://bucket", w.az.Endpoint + "/cont"}, "--block-size"},
 		{"unknown policy", []string{"copy", "--s2s-handle-invalid-metadata", "Nope", "s3://bucket", w.az.Endpoint + "/cont"}, "s2s-handle-invalid-metadata"},
 		{"missing bucket", []string{"copy", "--s3-endpoint", w.s3.Endpoint, "s3://no-such-bucket-xyz", w.az.Endpoint + "/cont"}, "no-such-bucket-xyz"},
+		{"unreachable Azure", []string{"copy", "--s3-endpoint", w.s3.Endpoint, "--azure-endpoint", "http://127.0.0.1:1/devstoreaccount1", "--retries", "1", "s3://bucket", "https://devstoreaccount1.blob.core.windows.net/cont"}, "reachable"},
 		{"unreachable S3", []string{"copy", "--s3-endpoint", "http://127.0.0.1:1", "--retries", "1", "s3://bucket", w.az.Endpoint + "/cont"}, "reachable"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 	}
@@ -349,6 +360,55 @@ func TestUsageAndConfigurationErrors(t *testing.T) {
 			last := lines[len(lines)-1]
 			if !strings.Contains(last, tc.want) || strings.Contains(stderr, "goroutine ") {
 				t.Errorf("stderr %q should end in one line mentioning %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
+// TestAzureCredentialForms copies with a SAS in the destination URL and with
+// a connection string plus --azure-endpoint.
+func TestAzureCredentialForms(t *testing.T) {
+	w := newWorld(t)
+	const bucket = "e2e-credentials"
+	w.seed(t, bucket, []seed{{key: "a.txt", data: content(100, 1)}, {key: "b/c.txt", data: content(200, 2)}})
+	ctx := context.Background()
+	if _, err := w.azc.CreateContainer(ctx, "via-sas", nil); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := azblob.NewSharedKeyCredential(w.az.Account, w.az.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perms := sas.ContainerPermissions{Read: true, Write: true, Create: true, List: true, Add: true}
+	qp, err := sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPSandHTTP, ExpiryTime: time.Now().Add(time.Hour),
+		ContainerName: "via-sas", Permissions: perms.String()}.SignWithSharedKey(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, container string
+		env             []string
+		args            []string
+	}{
+		{"container SAS in the URL", "via-sas", nil,
+			[]string{w.az.Endpoint + "/via-sas/in?" + qp.Encode()}},
+		{"connection string and --azure-endpoint", "via-connstr",
+			[]string{"AZURE_STORAGE_CONNECTION_STRING=" + w.az.ConnectionString()},
+			[]string{"https://" + w.az.Account + ".blob.core.windows.net/via-connstr/in", "--azure-endpoint", w.az.Endpoint}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"copy", "s3://" + bucket, "--s3-endpoint", w.proxy.URL}, tc.args...)
+			code, stdout, stderr := w.runEnv(t, tc.env, args...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			if strings.Contains(stdout+stderr, qp.Signature()) {
+				t.Error("the SAS signature was printed")
+			}
+			blobs := w.listBlobs(t, tc.container)
+			if len(blobs) != 2 || blobs["in/a.txt"] != 100 || blobs["in/b/c.txt"] != 200 {
+				t.Errorf("blobs %v", blobs)
 			}
 		})
 	}
