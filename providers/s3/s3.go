@@ -226,8 +226,8 @@ func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOpt
 		if urlEncoded {
 			k, err := decodeListKey(key)
 			if err != nil {
-				return providers.Page{}, &providers.Error{Kind: providers.KindTransient, Op: op, Where: bucket,
-					Msg: fmt.Sprintf("server sent an undecodable url-encoded key %q", key), Err: err}
+				return providers.Page{}, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: bucket,
+					Msg: fmt.Sprintf("server bug: undecodable url-encoded key %q", key), Err: err}
 			}
 			key = k
 		}
@@ -242,12 +242,12 @@ func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOpt
 	if aws.ToBool(out.IsTruncated) {
 		page.Next = aws.ToString(out.NextContinuationToken)
 		if page.Next == "" {
-			return providers.Page{}, &providers.Error{Kind: providers.KindTransient, Op: op, Where: bucket,
-				Msg: "server reported a truncated listing without a continuation token"}
+			return providers.Page{}, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: bucket,
+				Msg: "server bug: truncated listing without a continuation token"}
 		}
 		if page.Next == opts.Token {
-			return providers.Page{}, &providers.Error{Kind: providers.KindTransient, Op: op, Where: bucket,
-				Msg: "server returned the same continuation token it was given"}
+			return providers.Page{}, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: bucket,
+				Msg: "server bug: it returned the continuation token it was given"}
 		}
 	}
 	return page, nil
@@ -457,7 +457,7 @@ func (s *Source) ListBuckets(ctx context.Context) ([]providers.BucketInfo, error
 			break
 		}
 		if seen[token] {
-			return nil, &providers.Error{Kind: providers.KindTransient, Op: op, Msg: "server repeated a continuation token"}
+			return nil, &providers.Error{Kind: providers.KindInvalid, Op: op, Msg: "server bug: it repeated a continuation token"}
 		}
 		seen[token] = true
 	}
