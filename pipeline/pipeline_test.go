@@ -58,9 +58,9 @@ func TestCopyMixedObjects(t *testing.T) {
 		"data/one":         {1},
 		"data/kib":         payload(3000, 1),
 		"data/sub/big.bin": payload(10*1024+17, 2), // 11 blocks of 1 KiB
-		"data/sub/":        {},                      // folder marker
-		"data/bad.":        payload(5, 3),           // Azure cannot name a blob "...bad."
-		"other/x":          payload(10, 4),          // outside the prefix
+		"data/sub/":        {},                     // folder marker
+		"data/bad.":        payload(5, 3),          // Azure cannot name a blob "...bad."
+		"other/x":          payload(10, 4),         // outside the prefix
 	}
 	for k, v := range objs {
 		r.src.Put("bkt", k, v, props)

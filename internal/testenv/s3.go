@@ -75,7 +75,8 @@ func StartS3(ctx context.Context, opts S3Options) (*S3Server, error) {
 	logPath := filepath.Join(dir, "versitygw.log")
 	env := []string{"ROOT_ACCESS_KEY=" + S3AccessKey, "ROOT_SECRET_KEY=" + S3SecretKey, "VGW_REGION=" + S3Region}
 	launch := func(port int) (*process, error) {
-		argv := []string{bin, "--port", "127.0.0.1:" + itoa(port), "--quiet"}
+		// --keep-alive: real S3 keeps connections open, and so must the rig.
+		argv := []string{bin, "--port", "127.0.0.1:" + itoa(port), "--quiet", "--keep-alive"}
 		if opts.CopyObjectThreshold > 0 {
 			argv = append(argv, "--copy-object-threshold", strconv.FormatInt(opts.CopyObjectThreshold, 10))
 		}
