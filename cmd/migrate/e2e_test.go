@@ -19,6 +19,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/migrate-tool/migrate/internal/testenv"
+	"github.com/migrate-tool/migrate/providers/providertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -142,18 +143,6 @@ func (w *world) seed(t *testing.T, bucket string, objs []seed) {
 	}
 }
 
-func content(n int, seed int) []byte {
-	b := make([]byte, n)
-	x := uint32(seed*2654435761 + 1)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
-}
-
 func (w *world) blob(t *testing.T, cont, name string) ([]byte, container.BlobProperties, map[string]*string) {
 	t.Helper()
 	ctx := context.Background()
@@ -203,7 +192,7 @@ func TestCopyBucketEndToEnd(t *testing.T) {
 	var objs []seed
 	sizes := []int{0, 1, 2, 1023, 1024, 4096, 65536, 300 * 1024, 1 << 20, 1<<20 + 5}
 	for i := 0; i < 200; i++ {
-		objs = append(objs, seed{key: fmt.Sprintf("dir%d/obj-%03d.bin", i%7, i), data: content(sizes[i%len(sizes)], i)})
+		objs = append(objs, seed{key: fmt.Sprintf("dir%d/obj-%03d.bin", i%7, i), data: providertest.Data(sizes[i%len(sizes)], uint32(i))})
 	}
 	withHeaders := func(in *awss3.PutObjectInput) {
 		in.ContentType = aws.String("application/json")
@@ -213,15 +202,15 @@ func TestCopyBucketEndToEnd(t *testing.T) {
 		in.CacheControl = aws.String("max-age=3600")
 		in.Metadata = map[string]string{"valid_name": "kept", "Owner": "team-a", "my-key": "dropped", "1abc": "dropped"}
 	}
-	big := content(3*1024*1024+12345, 999) // 4 blocks of 1 MiB
+	big := providertest.Data(3*1024*1024+12345, 999) // 4 blocks of 1 MiB
 	objs = append(objs,
 		seed{key: "headers/doc.json", data: []byte(`{"a":1}`), put: withHeaders},
 		seed{key: "headers/empty.json", data: nil, put: withHeaders},
 		seed{key: "large/big.bin", data: big, put: withHeaders},
-		seed{key: "odd names/a b+c%d é 日本.txt", data: content(77, 1)},
+		seed{key: "odd names/a b+c%d é 日本.txt", data: providertest.Data(77, 1)},
 		// versitygw's POSIX backend stores "a//b" as "a/b", so that key is
 		// covered by the in-memory conformance run, not here.
-		seed{key: "odd names/semi;colon=eq&amp?q#h", data: content(78, 2)},
+		seed{key: "odd names/semi;colon=eq&amp?q#h", data: providertest.Data(78, 2)},
 		seed{key: "folder/", data: nil},
 	)
 	w.seed(t, bucket, objs)
@@ -304,9 +293,9 @@ func TestOneObjectFails(t *testing.T) {
 	const bucket = "e2e-one-fails"
 	var objs []seed
 	for i := 0; i < 30; i++ {
-		objs = append(objs, seed{key: fmt.Sprintf("k%02d", i), data: content(1000+i, i)})
+		objs = append(objs, seed{key: fmt.Sprintf("k%02d", i), data: providertest.Data(1000+i, uint32(i))})
 	}
-	objs = append(objs, seed{key: "refused/object.bin", data: content(500, 7)})
+	objs = append(objs, seed{key: "refused/object.bin", data: providertest.Data(500, 7)})
 	w.seed(t, bucket, objs)
 	w.proxy.RefusePresigned(bucket, "refused/object.bin", 403)
 
@@ -370,7 +359,7 @@ func TestUsageAndConfigurationErrors(t *testing.T) {
 func TestAzureCredentialForms(t *testing.T) {
 	w := newWorld(t)
 	const bucket = "e2e-credentials"
-	w.seed(t, bucket, []seed{{key: "a.txt", data: content(100, 1)}, {key: "b/c.txt", data: content(200, 2)}})
+	w.seed(t, bucket, []seed{{key: "a.txt", data: providertest.Data(100, 1)}, {key: "b/c.txt", data: providertest.Data(200, 2)}})
 	ctx := context.Background()
 	if _, err := w.azc.CreateContainer(ctx, "via-sas", nil); err != nil {
 		t.Fatal(err)

@@ -41,22 +41,7 @@ type AzureOptions struct {
 // on a free 127.0.0.1 port, waits until it answers, then starts the
 // copy-source front before it.
 func StartAzure(ctx context.Context, opts AzureOptions) (*AzureServer, error) {
-	log := opts.Log
-	if log == nil {
-		log = io.Discard
-	}
-	tools := opts.ToolsDir
-	if tools == "" {
-		var err error
-		if tools, err = ToolsDir(); err != nil {
-			return nil, err
-		}
-	}
-	bin := AzuritePath(tools)
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("testenv: Azurite not installed at %s (run `go run ./internal/testenv/cmd/rig install`)", bin)
-	}
-	dir, owns, err := dataDir(opts.DataDir, "migrate-azure-*")
+	log, bin, dir, owns, err := prepare(opts.Log, opts.ToolsDir, opts.DataDir, "Azurite", AzuritePath, "migrate-azure-*")
 	if err != nil {
 		return nil, err
 	}

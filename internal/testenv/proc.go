@@ -176,3 +176,28 @@ func dataDir(dir, pattern string) (string, bool, error) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// prepare does what starting either server needs first: a log writer, the
+// installed binary (found with path in the tools directory, ToolsDir() when
+// tools is ""), and the data directory (a new temporary one, owned and later
+// removed by the server, when data is "").
+func prepare(log io.Writer, tools, data, name string, path func(string) string, pattern string) (io.Writer, string, string, bool, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	if tools == "" {
+		var err error
+		if tools, err = ToolsDir(); err != nil {
+			return nil, "", "", false, err
+		}
+	}
+	bin := path(tools)
+	if _, err := os.Stat(bin); err != nil {
+		return nil, "", "", false, fmt.Errorf("testenv: %s not installed at %s (run `go run ./internal/testenv/cmd/rig install`)", name, bin)
+	}
+	dir, owns, err := dataDir(data, pattern)
+	if err != nil {
+		return nil, "", "", false, err
+	}
+	return log, bin, dir, owns, nil
+}

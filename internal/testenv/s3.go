@@ -49,22 +49,7 @@ type S3Options struct {
 // StartS3 starts versitygw on a free 127.0.0.1 port and waits until it
 // answers.
 func StartS3(ctx context.Context, opts S3Options) (*S3Server, error) {
-	log := opts.Log
-	if log == nil {
-		log = io.Discard
-	}
-	tools := opts.ToolsDir
-	if tools == "" {
-		var err error
-		if tools, err = ToolsDir(); err != nil {
-			return nil, err
-		}
-	}
-	bin := VersityGWPath(tools)
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("testenv: versitygw not installed at %s (run `go run ./internal/testenv/cmd/rig install`)", bin)
-	}
-	dir, owns, err := dataDir(opts.DataDir, "migrate-s3-*")
+	log, bin, dir, owns, err := prepare(opts.Log, opts.ToolsDir, opts.DataDir, "versitygw", VersityGWPath, "migrate-s3-*")
 	if err != nil {
 		return nil, err
 	}

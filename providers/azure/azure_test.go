@@ -144,18 +144,6 @@ func (s *source) url() providers.SourceURL {
 	}
 }
 
-func testData(n int, seed byte) []byte {
-	b := make([]byte, n)
-	x := uint32(seed)*2654435761 + 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
-}
-
 // noSecret fails t when an error text carries a credential.
 func noSecret(t *testing.T, err error, secrets ...string) {
 	t.Helper()
@@ -188,7 +176,7 @@ func TestConformance(t *testing.T) {
 func TestPutBlobFromURLProperties(t *testing.T) {
 	r := newRig(t)
 	c := r.container(t)
-	d := testData(100_000, 1)
+	d := providertest.Data(100_000, 1)
 	sum := md5.Sum(d)
 	src := serve(t, d, 0, "")
 	props := providers.Properties{
@@ -267,7 +255,7 @@ func TestPutBlobFromURLProperties(t *testing.T) {
 func TestBlocksFromURL(t *testing.T) {
 	r := newRig(t)
 	c := r.container(t)
-	d := testData(3<<20+12345, 2)
+	d := providertest.Data(3<<20+12345, 2)
 	src := serve(t, d, 0, "")
 	// Five uneven ranges, staged concurrently and out of order.
 	bounds := []int64{0, 1, 1 << 20, 2<<20 + 7, 3 << 20, int64(len(d))}
@@ -352,7 +340,7 @@ func TestZeroByte(t *testing.T) {
 func TestSourceFailures(t *testing.T) {
 	r := newRig(t)
 	c := r.container(t)
-	d := testData(4096, 3)
+	d := providertest.Data(4096, 3)
 	closed := func() providers.SourceURL {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -411,7 +399,7 @@ func TestSourceFailures(t *testing.T) {
 func TestInvalidMetadata(t *testing.T) {
 	r := newRig(t)
 	c := r.container(t)
-	d := testData(10, 4)
+	d := providertest.Data(10, 4)
 	src := serve(t, d, 0, "")
 	bad := providers.Properties{Metadata: map[string]string{"bad-name": "x"}}
 	err := r.dst.PutBlobFromURL(t.Context(), c, "m", src.url(), int64(len(d)), bad)
@@ -454,7 +442,7 @@ func TestStageBlockMD5(t *testing.T) {
 	}
 	r := &rig{az: az, dst: dst, raw: rawClient(t, az)}
 	c := r.container(t)
-	d := testData(70_000, 5)
+	d := providertest.Data(70_000, 5)
 	body := bytes.NewReader(d)
 	body.Seek(1000, io.SeekStart)
 	if err := dst.StageBlock(t.Context(), c, "s", "blk-0", body, 50_000); err != nil {
@@ -497,7 +485,7 @@ func (c *corruptingReader) Read(p []byte) (int, error) {
 func TestStageBlockCorrupted(t *testing.T) {
 	r := newRig(t)
 	c := r.container(t)
-	body := &corruptingReader{Reader: bytes.NewReader(testData(5000, 6))}
+	body := &corruptingReader{Reader: bytes.NewReader(providertest.Data(5000, 6))}
 	err := r.dst.StageBlock(t.Context(), c, "corrupt", "blk-0", body, 5000)
 	if providers.KindOf(err) != providers.KindInvalid || providers.CodeOf(err) != "Md5Mismatch" {
 		t.Errorf("corrupted block: %v (code %q)", err, providers.CodeOf(err))
@@ -543,7 +531,7 @@ func TestSASCredential(t *testing.T) {
 	if created, err := dst.EnsureContainer(t.Context(), c); err != nil || !created {
 		t.Fatalf("EnsureContainer with SAS: %v %v", created, err)
 	}
-	d := testData(3000, 7)
+	d := providertest.Data(3000, 7)
 	src := serve(t, d, 0, "")
 	if err := dst.PutBlobFromURL(t.Context(), c, "a", src.url(), int64(len(d)), providers.Properties{ContentType: "x/y"}); err != nil {
 		t.Fatalf("PutBlobFromURL with SAS: %v", err)
@@ -627,7 +615,7 @@ func TestConnectionString(t *testing.T) {
 func TestCancelInFlight(t *testing.T) {
 	r := newRig(t)
 	c := r.container(t)
-	d := testData(1000, 8)
+	d := providertest.Data(1000, 8)
 	src := serve(t, d, 0, "")
 	src.block = make(chan struct{}) // the source hangs: the copy is in flight
 	defer close(src.block)

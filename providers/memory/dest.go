@@ -91,13 +91,7 @@ func (s *Store) PutBlobFromURL(ctx context.Context, container, name string, src 
 func (s *Store) StageBlockFromURL(ctx context.Context, container, name string, id providers.BlockID, src providers.SourceURL, r providers.Range) error {
 	const op = "StageBlockFromURL"
 	where := container + "/" + name
-	if err := s.begin(ctx, op, where); err != nil {
-		return err
-	}
-	if err := validName(op, where, name); err != nil {
-		return err
-	}
-	if err := validID(op, where, id); err != nil {
+	if err := s.beginBlock(ctx, op, where, name, id); err != nil {
 		return err
 	}
 	lim := s.Limits()
@@ -121,13 +115,7 @@ func (s *Store) StageBlockFromURL(ctx context.Context, container, name string, i
 func (s *Store) StageBlock(ctx context.Context, container, name string, id providers.BlockID, body io.ReadSeeker, size int64) error {
 	const op = "StageBlock"
 	where := container + "/" + name
-	if err := s.begin(ctx, op, where); err != nil {
-		return err
-	}
-	if err := validName(op, where, name); err != nil {
-		return err
-	}
-	if err := validID(op, where, id); err != nil {
+	if err := s.beginBlock(ctx, op, where, name, id); err != nil {
 		return err
 	}
 	if lim := s.Limits(); size < 0 || size > lim.MaxBlockSize {
@@ -244,6 +232,18 @@ func (s *Store) hasContainer(op, where, container string) error {
 
 // validName applies Azure's blob name rules that a memory store can check:
 // 1 to 1024 characters of valid UTF-8.
+// beginBlock starts a block operation: the fault hook, the context, and
+// the blob name and block ID checks.
+func (s *Store) beginBlock(ctx context.Context, op, where, name string, id providers.BlockID) error {
+	if err := s.begin(ctx, op, where); err != nil {
+		return err
+	}
+	if err := validName(op, where, name); err != nil {
+		return err
+	}
+	return validID(op, where, id)
+}
+
 func validName(op, where, name string) error {
 	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 1024 {
 		return invalid(op, where, "InvalidResourceName", "blob name must be 1 to 1024 characters of UTF-8")

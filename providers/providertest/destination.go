@@ -216,7 +216,7 @@ func (dt *destTest) testCanceled(t *testing.T) {
 
 func (dt *destTest) testPutFromURL(t *testing.T) {
 	c := dt.container(t)
-	d := data(3*1024+5, 31)
+	d := Data(3*1024+5, 31)
 	props := fullProps()
 	src := dt.h.ServeURL(t, d, false)
 	if err := dt.ing.PutBlobFromURL(t.Context(), c, "dir/blob.txt", src, int64(len(d)), props); err != nil {
@@ -241,7 +241,7 @@ func (dt *destTest) testPutEmpty(t *testing.T) {
 
 func (dt *destTest) testPutReplace(t *testing.T) {
 	c := dt.container(t)
-	a, b := data(2048, 41), data(700, 42)
+	a, b := Data(2048, 41), Data(700, 42)
 	pa := fullProps()
 	pb := providers.Properties{ContentType: "application/json", Metadata: map[string]string{"version": "2"}}
 	dt.put(t, c, "blob", a, pa)
@@ -307,7 +307,7 @@ func (dt *destTest) stageRanges(t *testing.T, c, name string, src providers.Sour
 
 func (dt *destTest) testStageFromURL(t *testing.T) {
 	c := dt.container(t)
-	d := data(10*1024+3, 51)
+	d := Data(10*1024+3, 51)
 	src := dt.h.ServeURL(t, d, false)
 	bid := dt.stageRanges(t, c, "blocks/blob", src, d)
 	dt.checkAbsent(t, "before CommitBlocks", c, "blocks/blob")
@@ -320,7 +320,7 @@ func (dt *destTest) testStageFromURL(t *testing.T) {
 
 func (dt *destTest) testStageRefused(t *testing.T) {
 	c := dt.container(t)
-	src := dt.h.ServeURL(t, data(2048, 52), true)
+	src := dt.h.ServeURL(t, Data(2048, 52), true)
 	err := dt.ing.StageBlockFromURL(t.Context(), c, "refused", ids(1)[0], src, providers.Range{Offset: 0, Count: 1024})
 	checkRefused(t, "StageBlockFromURL of a refused source", err)
 	dt.checkAbsent(t, "after a refused StageBlockFromURL", c, "refused")
@@ -328,7 +328,7 @@ func (dt *destTest) testStageRefused(t *testing.T) {
 
 func (dt *destTest) testCommitSubset(t *testing.T) {
 	c := dt.container(t)
-	d := data(6000, 61)
+	d := Data(6000, 61)
 	src := dt.h.ServeURL(t, d, false)
 	bid := dt.stageRanges(t, c, "subset", src, d)
 	// Blocks 0 and 2 in reverse order; block 1 is discarded.
@@ -341,7 +341,7 @@ func (dt *destTest) testCommitSubset(t *testing.T) {
 
 func (dt *destTest) testCommitUnknown(t *testing.T) {
 	c := dt.container(t)
-	d := data(4000, 62)
+	d := Data(4000, 62)
 	src := dt.h.ServeURL(t, d, false)
 	if err := dt.ing.StageBlockFromURL(t.Context(), c, "unknown", ids(1)[0], src, providers.Range{Offset: 0, Count: 4000}); err != nil {
 		t.Fatalf("StageBlockFromURL: %v", err)
@@ -353,10 +353,10 @@ func (dt *destTest) testCommitUnknown(t *testing.T) {
 
 func (dt *destTest) testReplaceKeepsOld(t *testing.T) {
 	c := dt.container(t)
-	old := data(1500, 71)
+	old := Data(1500, 71)
 	pOld := providers.Properties{ContentType: "text/old", Metadata: map[string]string{"gen": "1"}}
 	dt.put(t, c, "blob", old, pOld)
-	d := data(8000, 72)
+	d := Data(8000, 72)
 	src := dt.h.ServeURL(t, d, false)
 	bid := dt.stageRanges(t, c, "blob", src, d)
 	dt.checkBlob(t, "existing blob while blocks are staged", c, "blob", old, &pOld)
@@ -369,7 +369,7 @@ func (dt *destTest) testReplaceKeepsOld(t *testing.T) {
 
 func (dt *destTest) testStageBlock(t *testing.T) {
 	c := dt.container(t)
-	d := data(9*1024+1, 81)
+	d := Data(9*1024+1, 81)
 	bounds := []int{0, 1, 4096, len(d)}
 	bid := ids(3)
 	for _, i := range []int{1, 2, 0} {
@@ -388,7 +388,7 @@ func (dt *destTest) testStageBlock(t *testing.T) {
 
 func (dt *destTest) testStagePosition(t *testing.T) {
 	c := dt.container(t)
-	d := data(3000, 82)
+	d := Data(3000, 82)
 	r := bytes.NewReader(d)
 	if _, err := r.Seek(1000, io.SeekStart); err != nil {
 		t.Fatal(err)
@@ -407,7 +407,7 @@ func (dt *destTest) testListBlobs(t *testing.T) {
 	c := dt.container(t)
 	names := []string{"p/7", "p/1", "B", "p/3", "a", "p/2", "q", "p/10", "é"}
 	for i, n := range names {
-		dt.put(t, c, n, data(10+i, uint32(90+i)), providers.Properties{})
+		dt.put(t, c, n, Data(10+i, uint32(90+i)), providers.Properties{})
 	}
 	all, err := ListAllBlobs(t.Context(), dt.h.Destination, c, "")
 	if err != nil {
@@ -460,7 +460,7 @@ func (dt *destTest) testAwkward(t *testing.T) {
 	names := awkwardKeys(t, dt.h.SkipKey, DestinationSafe)
 	byName := map[string][]byte{}
 	for i, n := range names {
-		d := data(50+13*i, uint32(200+i))
+		d := Data(50+13*i, uint32(200+i))
 		byName[n] = d
 		dt.put(t, c, n, d, providers.Properties{ContentType: "text/plain"})
 	}

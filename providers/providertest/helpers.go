@@ -122,8 +122,9 @@ func sortedUnique(keys []string) []string {
 }
 
 // data returns n deterministic, non-repeating-looking bytes for seed, so a
-// wrong range or a swapped block never compares equal.
-func data(n int, seed uint32) []byte {
+// wrong range or a swapped block never compares equal. Other packages'
+// tests use it for their payloads too.
+func Data(n int, seed uint32) []byte {
 	b := make([]byte, n)
 	x := seed*2654435761 + 12345
 	for i := range b {

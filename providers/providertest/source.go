@@ -68,7 +68,7 @@ func (st *sourceTest) seed(t *testing.T, keys []string) (string, map[string][]by
 	objs := make([]SeedObject, len(keys))
 	byKey := make(map[string][]byte, len(keys))
 	for i, k := range keys {
-		d := data(100+37*i, uint32(i+1))
+		d := Data(100+37*i, uint32(i+1))
 		if strings.HasSuffix(k, "/") {
 			d = nil
 		}
@@ -245,7 +245,7 @@ func (st *sourceTest) testAwkward(t *testing.T) {
 
 func (st *sourceTest) testStat(t *testing.T) {
 	full := fullProps()
-	d := data(1500, 7)
+	d := Data(1500, 7)
 	bucket := st.h.NewBucket(t, []SeedObject{
 		{Key: "full", Data: d, Props: full},
 		{Key: "bare", Data: []byte("x")},
@@ -348,7 +348,7 @@ func (st *sourceTest) testCanceled(t *testing.T) {
 }
 
 func (st *sourceTest) testRangeReader(t *testing.T, rr providers.RangeReader) {
-	d := data(4096+17, 11)
+	d := Data(4096+17, 11)
 	bucket := st.h.NewBucket(t, []SeedObject{{Key: "obj", Data: d}, {Key: "empty"}})
 	obj := providers.Object{Key: "obj", Size: int64(len(d))}
 	read := func(o providers.Object, r providers.Range) ([]byte, error) {
@@ -415,7 +415,7 @@ func (pt *presignTest) presign(t *testing.T, bucket string, obj providers.Object
 }
 
 func (pt *presignTest) testFetch(t *testing.T) {
-	d := data(3000, 21)
+	d := Data(3000, 21)
 	bucket := pt.h.NewBucket(t, []SeedObject{{Key: "dir/obj.bin", Data: d}, {Key: "empty"}})
 	su := pt.presign(t, bucket, providers.Object{Key: "dir/obj.bin", Size: int64(len(d))}, 10*time.Minute)
 	status, body := pt.h.Fetch(t, su.URL.Reveal(), "")
@@ -438,7 +438,7 @@ func (pt *presignTest) testFetch(t *testing.T) {
 }
 
 func (pt *presignTest) testRange(t *testing.T) {
-	d := data(5000, 22)
+	d := Data(5000, 22)
 	bucket := pt.h.NewBucket(t, []SeedObject{{Key: "obj", Data: d}})
 	su := pt.presign(t, bucket, providers.Object{Key: "obj", Size: int64(len(d))}, 10*time.Minute)
 	n := len(d)
