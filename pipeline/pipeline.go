@@ -280,7 +280,7 @@ func (c *Copier) ensureContainer(ctx context.Context) (bool, error) {
 	var created bool
 	_, err := c.preflight().Do(ctx, func(ctx context.Context) error {
 		var err error
-		created, err = c.request(ctx, func(ctx context.Context) (bool, error) {
+		created, err = request(c, ctx, func(ctx context.Context) (bool, error) {
 			return c.dst.EnsureContainer(ctx, c.o.Container)
 		})
 		return err
@@ -360,10 +360,6 @@ func request[T any](c *Copier, ctx context.Context, f func(context.Context) (T, 
 	return f(ctx)
 }
 
-func (c *Copier) request(ctx context.Context, f func(context.Context) (bool, error)) (bool, error) {
-	return request(c, ctx, f)
-}
-
 // call runs f with retries, each try one bounded request, adding the tries
 // to *attempts.
 func (c *Copier) call(ctx context.Context, attempts *int, f func(context.Context) error) error {
@@ -375,7 +371,7 @@ func (c *Copier) call(ctx context.Context, attempts *int, f func(context.Context
 	return err
 }
 
-// plan decides the blob name of obj, or why it is skipped.
+// blobName decides the blob name of obj, or why it is skipped.
 func (c *Copier) blobName(obj providers.Object) (name, skip string) {
 	if strings.HasSuffix(obj.Key, "/") {
 		return "", "folder marker (key ends in /)"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -147,6 +149,19 @@ func (w *world) blob(t *testing.T, cont, name string) ([]byte, container.BlobPro
 	t.Helper()
 	ctx := context.Background()
 	bc := w.azc.ServiceClient().NewContainerClient(cont).NewBlobClient(name)
+	p, err := bc.GetProperties(ctx, nil)
+	if err != nil {
+		t.Fatalf("properties of %s/%s: %v", cont, name, err)
+	}
+	props := container.BlobProperties{ContentType: p.ContentType, ContentEncoding: p.ContentEncoding, ContentMD5: p.ContentMD5,
+		ContentDisposition: p.ContentDisposition, ContentLanguage: p.ContentLanguage, CacheControl: p.CacheControl}
+	return w.download(t, cont, name), props, p.Metadata
+}
+
+func (w *world) download(t *testing.T, cont, name string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	bc := w.azc.ServiceClient().NewContainerClient(cont).NewBlobClient(name)
 	resp, err := bc.DownloadStream(ctx, nil)
 	if err != nil {
 		t.Fatalf("download %s/%s: %v", cont, name, err)
@@ -156,9 +171,7 @@ func (w *world) blob(t *testing.T, cont, name string) ([]byte, container.BlobPro
 	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		t.Fatal(err)
 	}
-	props := container.BlobProperties{ContentType: resp.ContentType, ContentEncoding: resp.ContentEncoding,
-		ContentDisposition: resp.ContentDisposition, ContentLanguage: resp.ContentLanguage, CacheControl: resp.CacheControl}
-	return buf.Bytes(), props, resp.Metadata
+	return buf.Bytes()
 }
 
 func (w *world) listBlobs(t *testing.T, cont string) map[string]int64 {
@@ -246,6 +259,11 @@ func TestCopyBucketEndToEnd(t *testing.T) {
 		if !bytes.Equal(got, o.data) {
 			t.Errorf("%s: %d bytes differ from the object's %d", name, len(got), len(o.data))
 		}
+		// Single-part objects have an MD5 ETag: Azure stores it as the
+		// blob's Content-MD5, so the blob can be verified later.
+		if sum := md5.Sum(o.data); !bytes.Equal(props.ContentMD5, sum[:]) {
+			t.Errorf("%s: Content-MD5 %x, want %x", name, props.ContentMD5, sum)
+		}
 		if o.put == nil {
 			continue
 		}
@@ -260,6 +278,22 @@ func TestCopyBucketEndToEnd(t *testing.T) {
 		}
 		if len(lower) != 2 || lower["valid_name"] != "kept" || lower["owner"] != "team-a" {
 			t.Errorf("%s: metadata %v, want valid_name and owner only", name, lower)
+		}
+	}
+
+	// The large object was staged as 4 blocks of at most 1 MiB, then
+	// committed: its committed block list says so.
+	bl, err := w.azc.ServiceClient().NewContainerClient("e2e-container").NewBlockBlobClient("copied/large/big.bin").
+		GetBlockList(context.Background(), blockblob.BlockListTypeCommitted, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bl.CommittedBlocks); n != 4 {
+		t.Errorf("large/big.bin has %d committed blocks, want 4", n)
+	}
+	for _, b := range bl.CommittedBlocks {
+		if *b.Size > 1<<20 {
+			t.Errorf("block of %d bytes, want at most 1 MiB", *b.Size)
 		}
 	}
 
