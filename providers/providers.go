@@ -46,13 +46,36 @@ type Properties struct {
 	CacheControl       string
 	ContentMD5         []byte // raw 16 bytes, nil when unknown
 	Metadata           map[string]string
+	// Tags are the object's tags (S3) or blob index tags (Azure). A Stat
+	// may leave them nil when fetching them needs another request: see
+	// ObjectInfo.TagCount and TagReader.
+	Tags map[string]string
+	// Tier is the destination access tier to set ("Hot", "Cool", "Cold",
+	// "Archive"; "" = the account's default); StatBlob reports the blob's
+	// tier. Sources leave it empty (their class is Object.StorageClass).
+	Tier string
 }
 
 // ObjectInfo is what Stat and StatBlob return: the listing fields and the
-// properties together.
+// properties together, plus what a source knows that has no destination
+// equivalent (reported, never silently lost).
 type ObjectInfo struct {
 	Object
 	Properties
+	// TagCount is how many tags the source says the object has (S3's
+	// x-amz-tagging-count), so a TagReader is asked only when it is > 0.
+	// -1 means unknown (ask when tags are wanted).
+	TagCount int
+	// Expires is the raw Expires header; Azure has no equivalent.
+	Expires string
+	// WebsiteRedirect is x-amz-website-redirect-location; no equivalent.
+	WebsiteRedirect string
+	// Encryption is the server-side encryption: "", "AES256", "aws:kms",
+	// "aws:kms:dsse", or "SSE-C" (customer-provided key).
+	Encryption string
+	// Restore is the raw x-amz-restore header of an archived object:
+	// `ongoing-request="false", expiry-date="..."` once restored.
+	Restore string
 }
 
 // ListOptions selects one page of a listing.
@@ -105,6 +128,12 @@ type SourceURL struct {
 	Expires time.Time
 }
 
+// TagReader is a Source whose object tags cost a request of their own.
+type TagReader interface {
+	// Tags returns the tags of obj (nil or empty when it has none).
+	Tags(ctx context.Context, bucket string, obj Object) (map[string]string, error)
+}
+
 // RangeReader is a Source that can stream bytes of an object through the
 // client (the fallback when server-side copy cannot work).
 type RangeReader interface {
@@ -135,6 +164,14 @@ type Destination interface {
 	// ListBlobs returns one page of committed blobs (Key is the blob name),
 	// with the ordering and token rules of Source.List.
 	ListBlobs(ctx context.Context, container string, opts ListOptions) (Page, error)
+}
+
+// ContainerLister is a Destination that can list its containers, so that a
+// mapping never fills an unrelated existing container by accident.
+type ContainerLister interface {
+	// ListContainers returns the names of every container whose name
+	// starts with prefix ("" for all), in ascending order.
+	ListContainers(ctx context.Context, prefix string) ([]string, error)
 }
 
 // BlockID names one block of a block blob. Every block of one blob has an ID
