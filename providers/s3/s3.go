@@ -1,11 +1,12 @@
 // Package s3 is the Amazon S3 (and S3-compatible) source provider, built on
 // aws-sdk-go-v2. A *Source lists buckets (with their regions) and pages of
-// objects, stats objects, presigns GET URLs that a destination such as Azure
-// Blob Storage pulls from server-side, and reads byte ranges for the
-// streaming fallback. Every SDK failure is classified into a
-// *providers.Error at this boundary; the SDK's own retries are switched off
-// because the pipeline owns the single retry layer. ParseURL turns the
-// s3:// and AzCopy-style https:// forms a user types into a Location.
+// objects, stats objects and reads their tags, presigns GET URLs that a
+// destination such as Azure Blob Storage pulls from server-side, and reads
+// byte ranges for the streaming fallback. Every SDK failure is classified
+// into a *providers.Error at this boundary; the SDK's own retries are
+// switched off because the pipeline owns the single retry layer. ParseURL
+// turns the s3:// and AzCopy-style https:// forms a user types into a
+// Location.
 package s3
 
 import (
@@ -34,6 +35,7 @@ var (
 	_ providers.Presigner    = (*Source)(nil)
 	_ providers.RangeReader  = (*Source)(nil)
 	_ providers.BucketLister = (*Source)(nil)
+	_ providers.TagReader    = (*Source)(nil)
 )
 
 const (
@@ -253,10 +255,12 @@ func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOpt
 	return page, nil
 }
 
-// Stat returns the listing fields, the five content headers, the user
-// metadata (keys as S3 reports them, lowercase) and, when the ETag is the
-// object's MD5 (a single-part upload not encrypted with KMS or a customer
-// key), ContentMD5. A missing bucket or object is NotFound.
+// Stat returns, from one HeadObject, the listing fields, the five content
+// headers, the user metadata (keys as S3 reports them, lowercase), ContentMD5
+// when the ETag is the object's MD5, and what S3 knows that Azure has no
+// place for: the tag count, Expires, the website redirect, the encryption
+// and the restore status (see headInfo). Tags stay nil: they cost a request
+// of their own (Tags). A missing bucket or object is NotFound.
 func (s *Source) Stat(ctx context.Context, bucket, key string) (providers.ObjectInfo, error) {
 	const op = "HeadObject"
 	where := bucket + "/" + key
@@ -270,6 +274,26 @@ func (s *Source) Stat(ctx context.Context, bucket, key string) (providers.Object
 	if err != nil {
 		return providers.ObjectInfo{}, classify(ctx, op, where, err)
 	}
+	return headInfo(key, out), nil
+}
+
+// headInfo turns the HeadObject answer for key into an ObjectInfo.
+//   - StorageClass is the x-amz-storage-class header, which S3 sends only
+//     for classes other than STANDARD: "" stands for STANDARD (metadata.TierFor
+//     reads it so), while listings name STANDARD explicitly.
+//   - TagCount is x-amz-tagging-count, which S3 sends only when the object
+//     has tags: its absence is a known 0, not unknown (-1).
+//   - Encryption is "SSE-C" when the object is encrypted with a customer
+//     key (x-amz-server-side-encryption-customer-algorithm), else the
+//     x-amz-server-side-encryption header as is ("", "AES256", "aws:kms",
+//     "aws:kms:dsse").
+//   - Expires, WebsiteRedirect and Restore are the raw headers. Expires is
+//     kept unparsed: S3 stores whatever the uploader sent, dates or not.
+//   - ContentMD5 is set only when the ETag is 32 hex digits and the object
+//     is stored unencrypted or with SSE-S3 (AES256): then, for a
+//     single-part upload, the ETag is the MD5 of the content. KMS and SSE-C
+//     ETags are not.
+func headInfo(key string, out *s3sdk.HeadObjectOutput) providers.ObjectInfo {
 	etag := unquote(aws.ToString(out.ETag))
 	info := providers.ObjectInfo{
 		Object: providers.Object{
@@ -288,15 +312,54 @@ func (s *Source) Stat(ctx context.Context, bucket, key string) (providers.Object
 			CacheControl:       aws.ToString(out.CacheControl),
 			Metadata:           out.Metadata,
 		},
+		TagCount:        int(aws.ToInt32(out.TagCount)),
+		Expires:         aws.ToString(out.ExpiresString),
+		WebsiteRedirect: aws.ToString(out.WebsiteRedirectLocation),
+		Encryption:      string(out.ServerSideEncryption),
+		Restore:         aws.ToString(out.Restore),
 	}
-	if info.StorageClass == "" {
-		// HeadObject omits the header for STANDARD; listings name it.
-		info.StorageClass = string(types.StorageClassStandard)
+	if info.Expires == "" && out.Expires != nil {
+		// Only the parsed field is set (an output built by hand).
+		info.Expires = out.Expires.UTC().Format(http.TimeFormat)
 	}
-	if out.SSECustomerAlgorithm == nil && !isKMS(out.ServerSideEncryption) {
+	if out.SSECustomerAlgorithm != nil {
+		info.Encryption = encryptionSSEC
+	}
+	if info.Encryption == "" || info.Encryption == string(types.ServerSideEncryptionAes256) {
 		info.ContentMD5 = md5FromETag(etag)
 	}
-	return info, nil
+	return info
+}
+
+// encryptionSSEC is ObjectInfo.Encryption of an object encrypted with a
+// customer-provided key.
+const encryptionSSEC = "SSE-C"
+
+// Tags returns the tags of obj with one GetObjectTagging, pinned to
+// obj.VersionID when set; an object without tags gives an empty map. A
+// missing bucket or object is NotFound; a missing version is NotFound
+// (NoSuchVersion) or, for an id S3 cannot parse, Invalid.
+func (s *Source) Tags(ctx context.Context, bucket string, obj providers.Object) (map[string]string, error) {
+	const op = "GetObjectTagging"
+	where := bucket + "/" + obj.Key
+	if bucket == "" || obj.Key == "" {
+		return nil, invalid(op, where, "empty bucket or key")
+	}
+	in := &s3sdk.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key)}
+	if obj.VersionID != "" {
+		in.VersionId = aws.String(obj.VersionID)
+	}
+	out, err := routed(s, bucket, func(o ...func(*s3sdk.Options)) (*s3sdk.GetObjectTaggingOutput, error) {
+		return s.client.GetObjectTagging(ctx, in, o...)
+	})
+	if err != nil {
+		return nil, classify(ctx, op, where, err)
+	}
+	tags := make(map[string]string, len(out.TagSet))
+	for _, tag := range out.TagSet {
+		tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	return tags, nil
 }
 
 // PresignGet returns a URL through which anyone holding it can GET obj
@@ -554,10 +617,6 @@ func versionID(v *string) string {
 		return ""
 	}
 	return id
-}
-
-func isKMS(sse types.ServerSideEncryption) bool {
-	return strings.HasPrefix(string(sse), "aws:kms")
 }
 
 // md5FromETag returns the 16 bytes an ETag of 32 hex digits stands for, nil
