@@ -41,6 +41,77 @@
 //
 // On error Result.Metadata is nil, and Decisions and Warnings still describe
 // every key, for the dry-run report and the per-object log.
+//
+// # Blob index tags
+//
+// MapTags turns S3 object tags into Azure blob index tags under the same three
+// policies, and returns them in Result.Metadata. Azure allows at most 10 tags
+// (MaxTags), keys of 1 to 128 characters, values of 0 to 256, and in both only
+// ASCII letters, digits, space and + - . / : = _ (ValidTagKey, ValidTagValue).
+// S3 allows the same counts and lengths but also "@" and Unicode letters, so
+// those are what differ in practice. Decisions made here, and why:
+//
+//   - Case: Azure documents tag keys and values as case-sensitive ("Manage
+//     and find Azure Blob data with blob index tags"), so keys are compared
+//     exactly; "Env" and "env" are two tags, both sent. Metadata names, by
+//     contrast, Azure compares case-insensitively.
+//   - ExcludeIfInvalid drops each invalid tag, with a warning naming them;
+//     FailIfInvalid fails the object (ErrInvalid) naming them.
+//   - RenameIfInvalid replaces every character Azure does not allow, in the
+//     key and in the value, with "_" (one per Unicode character, so
+//     "owner@é" becomes "owner__"). There is no AzCopy-style "rename_key_"
+//     companion: it would spend a second tag of ten, and the original key is
+//     in the Decision. A key renamed onto another tag's key fails the object
+//     (ErrCollision) naming both; nothing is overwritten. A tag whose only
+//     fault is its length (empty key, key over 128 or value over 256
+//     characters, which S3 itself does not allow) cannot be fixed by
+//     renaming and is dropped with a warning; truncating would change the
+//     tag silently and could make new collisions.
+//   - More than 10 tags after the policy: FailIfInvalid fails the object
+//     (ErrTooManyTags) naming the tags past the tenth. The other policies
+//     keep the first 10 in source-key order (bytewise, as Decisions are
+//     sorted), drop the rest (Action "dropped") and warn naming them. S3
+//     itself allows at most 10, so only S3-compatible sources that allow more
+//     get here.
+//
+// # Access tiers
+//
+// TierFor maps an S3 storage class, with the object's x-amz-restore header,
+// to an Azure access tier (--preserve-tier):
+//
+//	S3 storage class                          Azure tier  archived (skip: "archived: restore first")
+//	"" (absent), STANDARD,
+//	REDUCED_REDUNDANCY, EXPRESS_ONEZONE       Hot         no
+//	STANDARD_IA, ONEZONE_IA                   Cool        no
+//	INTELLIGENT_TIERING                       Cool        while x-amz-restore says ongoing-request="true"
+//	GLACIER_IR                                Cold        no
+//	GLACIER, DEEP_ARCHIVE                     Archive     unless x-amz-restore says ongoing-request="false"
+//	anything else                             error (ErrStorageClass, naming the class)
+//
+// An unknown class (OUTPOSTS, SNOW, FSX_*, AWS_BACKUP_*, or a vendor's own)
+// is an error rather than Hot: a class we do not know may well be an archive
+// one, and guessing Hot would either misfile cold data at the most expensive
+// tier or fail later on an unreadable object; the caller names the class and
+// can fall back to --blob-tier or the account default. A GLACIER or
+// DEEP_ARCHIVE object counts as restored only when the header says
+// ongoing-request="false"; no header, a restore in progress, or a header we
+// cannot read all mean archived, so the object is skipped rather than failing
+// mid-copy. INTELLIGENT_TIERING objects in its opt-in archive access tiers
+// also need a restore, but x-amz-restore does not say so until one is asked
+// for (x-amz-archive-status does); here they count as archived only while a
+// restore is in progress, and otherwise the copy fails with S3's
+// InvalidObjectState. ParseTier parses --blob-tier.
+//
+// # Source information and headers without an Azure equivalent
+//
+// SourceInfo gives the metadata --preserve-source-info adds: s3_etag,
+// s3_last_modified and s3_version_id. Unsupported reports Expires and
+// x-amz-website-redirect-location, dropped by default or kept as s3_expires
+// and s3_website_redirect. Both results are merged into the user metadata
+// with Merge before Map: a user key equal to one of these names,
+// case-insensitively, fails the object (ErrCollision) rather than one side
+// silently winning. Map then applies the policy and the 8 KiB limit to the
+// whole.
 package metadata
 
 import (
@@ -143,9 +214,10 @@ type Decision struct {
 	Reason string // why, for people; "" when kept
 }
 
-// Result is the metadata to send and the account of how it was made.
+// Result is the metadata (for MapTags, the tags) to send and the account of
+// how it was made.
 type Result struct {
-	Metadata  map[string]string // nil on error
+	Metadata  map[string]string // nil on error; the blob index tags for MapTags
 	Decisions []Decision        // one per source key, sorted by Key
 	Warnings  []string
 }
@@ -157,9 +229,9 @@ var (
 	ErrTooLarge  = fmt.Errorf("metadata larger than %d bytes", MaxTotalSize)
 )
 
-// Error is the error Map returns when the object must fail.
+// Error is the error Map, MapTags and Merge return when the object must fail.
 type Error struct {
-	Kind   error    // ErrInvalid, ErrCollision or ErrTooLarge; also ErrPolicy
+	Kind   error    // ErrInvalid, ErrCollision, ErrTooLarge or ErrTooManyTags; also ErrPolicy
 	Keys   []string // the source keys involved, sorted
 	Detail string
 }
