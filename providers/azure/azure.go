@@ -1,13 +1,15 @@
 // Package azure is the Azure Blob Storage destination of migrate, built on
-// azblob. A *Destination creates containers, stats and lists blobs, ingests
-// blobs server-side from a URL (Put Blob From URL; Put Block From URL and Put
-// Block List for objects past one request), stages blocks streamed through
-// this process (Put Block with a transactional MD5), and states Azure's size
-// limits. Every error it returns is a *providers.Error classified at this
-// boundary, wrapping the SDK error (errors.As reaches *azcore.ResponseError),
-// with a one-line message that never contains a SAS, key or presigned URL.
-// The SDK's own retries are disabled: the pipeline owns the single retry
-// layer. ParseURL reads the destination URL forms users type.
+// azblob. A *Destination creates and lists containers, stats and lists
+// blobs, ingests blobs server-side from a URL (Put Blob From URL; Put Block
+// From URL and Put Block List for objects past one request), stages blocks
+// streamed through this process (Put Block with a transactional MD5), and
+// states Azure's size limits. Blob index tags and the access tier are set
+// in the request that creates a blob. Every error it returns is a
+// *providers.Error classified at this boundary, wrapping the SDK error
+// (errors.As reaches *azcore.ResponseError), with a one-line message that
+// never contains a SAS, key or presigned URL. The SDK's own retries are
+// disabled: the pipeline owns the single retry layer. ParseURL reads the
+// destination URL forms users type.
 package azure
 
 import (
@@ -20,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,14 +106,18 @@ type Destination struct {
 	svc        *service.Client
 	serviceURL string // without query, with a trailing slash
 	account    string
+	// containerPageSize is List Containers' maxresults (0: Azure's 5000);
+	// tests lower it to exercise paging.
+	containerPageSize int32
 }
 
 // Compile-time checks of the capabilities Destination provides.
 var (
-	_ providers.Destination = (*Destination)(nil)
-	_ providers.URLIngester = (*Destination)(nil)
-	_ providers.BlockStager = (*Destination)(nil)
-	_ providers.Limiter     = (*Destination)(nil)
+	_ providers.Destination     = (*Destination)(nil)
+	_ providers.URLIngester     = (*Destination)(nil)
+	_ providers.BlockStager     = (*Destination)(nil)
+	_ providers.Limiter         = (*Destination)(nil)
+	_ providers.ContainerLister = (*Destination)(nil)
 )
 
 // New builds a Destination. It sends no request. Errors name the option that
@@ -289,16 +296,23 @@ func (d *Destination) EnsureContainer(ctx context.Context, containerName string)
 }
 
 // StatBlob returns a committed blob's size, ETag (without quotes),
-// last-modified time, access tier (as StorageClass), version id and
-// properties (Get Blob Properties). Metadata keys are lowercased: Go's HTTP
-// stack canonicalizes header names, so the case Azure stored is not
-// observable through a HEAD, and Azure treats metadata names
+// last-modified time, access tier (as Tier and as StorageClass), version id,
+// properties and blob index tags (Get Blob Properties). Get Blob Properties
+// gives only the number of tags (x-ms-tag-count, reported as TagCount), so
+// Get Blob Tags is called only when it is above zero: a blob without tags
+// costs one request. The two requests are not atomic; a blob replaced in
+// between may report the new blob's tags. Tier is what Azure reports, also
+// when it is the inferred account default. Metadata keys are lowercased:
+// Go's HTTP stack canonicalizes header names, so the case Azure stored is
+// not observable through a HEAD, and Azure treats metadata names
 // case-insensitively. A missing blob or container is NotFound; a blob with
 // only uncommitted blocks is NotFound too.
 func (d *Destination) StatBlob(ctx context.Context, containerName, name string) (providers.ObjectInfo, error) {
+	const op = "StatBlob"
+	where := containerName + "/" + name
 	resp, err := d.blockBlob(containerName, name).GetProperties(ctx, nil)
 	if err != nil {
-		return providers.ObjectInfo{}, classify(ctx, "StatBlob", containerName+"/"+name, err)
+		return providers.ObjectInfo{}, classify(ctx, op, where, err)
 	}
 	info := providers.ObjectInfo{
 		Object: providers.Object{
@@ -316,7 +330,9 @@ func (d *Destination) StatBlob(ctx context.Context, containerName, name string) 
 			ContentLanguage:    deref(resp.ContentLanguage),
 			CacheControl:       deref(resp.CacheControl),
 			ContentMD5:         resp.ContentMD5,
+			Tier:               deref(resp.AccessTier),
 		},
+		TagCount: int(deref(resp.TagCount)),
 	}
 	if len(resp.Metadata) > 0 {
 		info.Metadata = make(map[string]string, len(resp.Metadata))
@@ -324,7 +340,51 @@ func (d *Destination) StatBlob(ctx context.Context, containerName, name string) 
 			info.Metadata[strings.ToLower(k)] = deref(v)
 		}
 	}
+	if info.TagCount > 0 {
+		tr, err := d.blockBlob(containerName, name).GetTags(ctx, nil)
+		if err != nil {
+			return providers.ObjectInfo{}, classify(ctx, op, where, err)
+		}
+		info.Tags = make(map[string]string, len(tr.BlobTagSet))
+		for _, tag := range tr.BlobTagSet {
+			if tag != nil && tag.Key != nil {
+				info.Tags[*tag.Key] = deref(tag.Value)
+			}
+		}
+	}
 	return info, nil
+}
+
+// ListContainers returns the names of the account's containers that start
+// with prefix ("" for all), following every page of List Containers, in
+// ascending byte order (Azure's order; container names are lowercase
+// ASCII).
+func (d *Destination) ListContainers(ctx context.Context, prefix string) ([]string, error) {
+	const op = "ListContainers"
+	lo := &service.ListContainersOptions{}
+	if prefix != "" {
+		lo.Prefix = to.Ptr(prefix)
+	}
+	if d.containerPageSize > 0 {
+		lo.MaxResults = to.Ptr(d.containerPageSize)
+	}
+	var names []string
+	pager := d.svc.NewListContainersPager(lo)
+	for pager.More() {
+		resp, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, classify(ctx, op, prefix, err)
+		}
+		for _, c := range resp.ContainerItems {
+			if c != nil && c.Name != nil {
+				names = append(names, *c.Name)
+			}
+		}
+	}
+	// Azure lists in order already; sorting costs nothing and makes the
+	// contract hold whatever a proxy or emulator does.
+	slices.Sort(names)
+	return names, nil
 }
 
 // ListBlobs returns one page of the committed blobs of container whose names
@@ -375,12 +435,14 @@ func (d *Destination) ListBlobs(ctx context.Context, containerName string, opts 
 // PutBlobFromURL creates or replaces blob name with the whole content at src
 // (Put Blob From URL, synchronous): Azure GETs src itself. The blob gets
 // props' five content headers, its ContentMD5 as the blob's Content-MD5
-// (stored, not verified) and its metadata; nothing is copied from the
-// source's own headers. size must be 0..5000 MiB, else the call fails with
-// KindInvalid before sending anything. When Azure cannot read src the error
-// is classified by the source's status (see classify): 401/403 →
-// SourceUnreachable, 404 → NotFound, 412 → Precondition, 429/503 →
-// Throttled, 5xx → Transient.
+// (stored, not verified), its metadata, its Tags as blob index tags
+// (x-ms-tags) and its Tier as the access tier (x-ms-access-tier), each sent
+// only when set; nothing is copied from the source's own headers. Tags,
+// metadata names or a tier Azure refuses are Invalid (see classify). size
+// must be 0..5000 MiB, else the call fails with KindInvalid before sending
+// anything. When Azure cannot read src the error is classified by the
+// source's status (see classify): 401/403 → SourceUnreachable, 404 →
+// NotFound, 412 → Precondition, 429/503 → Throttled, 5xx → Transient.
 func (d *Destination) PutBlobFromURL(ctx context.Context, containerName, name string, src providers.SourceURL, size int64, props providers.Properties) error {
 	const op = "PutBlobFromURL"
 	where := containerName + "/" + name
@@ -398,6 +460,8 @@ func (d *Destination) PutBlobFromURL(ctx context.Context, containerName, name st
 		CopySourceBlobProperties: to.Ptr(false),
 		HTTPHeaders:              httpHeaders(props),
 		Metadata:                 metadata(props.Metadata),
+		Tags:                     tags(props.Tags),
+		Tier:                     tier(props.Tier),
 	})
 	return classify(ctx, op, where, err)
 }
@@ -474,11 +538,12 @@ func (d *Destination) StageBlock(ctx context.Context, containerName, name string
 }
 
 // CommitBlocks commits ids, in order, as the content of blob name and sets
-// props' headers (ContentMD5 as the blob's Content-MD5) and metadata in the
-// same request (Put Block List, each id taken from the uncommitted or the
-// committed list, "Latest"). ids must be 0..50,000 IDs of equal length, each
-// 1..64 bytes; zero ids makes an empty blob. Blocks not listed are discarded
-// by Azure. Until the commit succeeds an existing blob is untouched.
+// props' headers (ContentMD5 as the blob's Content-MD5), metadata, tags
+// (x-ms-tags) and tier (x-ms-access-tier) in the same request (Put Block
+// List, each id taken from the uncommitted or the committed list,
+// "Latest"). ids must be 0..50,000 IDs of equal length, each 1..64 bytes;
+// zero ids makes an empty blob. Blocks not listed are discarded by Azure.
+// Until the commit succeeds an existing blob is untouched.
 func (d *Destination) CommitBlocks(ctx context.Context, containerName, name string, ids []providers.BlockID, props providers.Properties) error {
 	const op = "CommitBlocks"
 	where := containerName + "/" + name
@@ -503,6 +568,8 @@ func (d *Destination) CommitBlocks(ctx context.Context, containerName, name stri
 	_, err := d.blockBlob(containerName, name).CommitBlockList(ctx, enc, &blockblob.CommitBlockListOptions{
 		HTTPHeaders: httpHeaders(props),
 		Metadata:    metadata(props.Metadata),
+		Tags:        tags(props.Tags),
+		Tier:        tier(props.Tier),
 	})
 	return classify(ctx, op, where, err)
 }
@@ -569,6 +636,24 @@ func metadata(m map[string]string) map[string]*string {
 		out[k] = to.Ptr(v)
 	}
 	return out
+}
+
+// tags is props.Tags as the SDK sends them (x-ms-tags, form-encoded); nil
+// sends no header.
+func tags(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// tier is props.Tier as x-ms-access-tier; "" sends no header (the account's
+// default tier).
+func tier(t string) *blob.AccessTier {
+	if t == "" {
+		return nil
+	}
+	return to.Ptr(blob.AccessTier(t))
 }
 
 func deref[T any](p *T) T {

@@ -80,6 +80,9 @@ var codeKinds = map[string]providers.Kind{
 	"InvalidBlobTier":            providers.KindInvalid,
 	"FeatureVersionMismatch":     providers.KindInvalid,
 	"UnsupportedRestVersion":     providers.KindInvalid,
+	"InvalidTag":                 providers.KindInvalid,
+	"TagsTooLarge":               providers.KindInvalid,
+	"DuplicateTagNames":          providers.KindInvalid,
 
 	"ConditionNotMet":                       providers.KindPrecondition,
 	"SourceConditionNotMet":                 providers.KindPrecondition,
@@ -92,6 +95,16 @@ var codeKinds = map[string]providers.Kind{
 	"LeaseNotPresentWithBlobOperation":      providers.KindPrecondition,
 	"LeaseNotPresentWithContainerOperation": providers.KindPrecondition,
 }
+
+// tagCodes are the codes of refused blob index tags (x-ms-tags). Azure
+// answers InvalidTag for a character outside its set, TagsTooLarge for more
+// than 10 tags or a key or value too long, DuplicateTagNames for a key given
+// twice; Azurite 3.37 answers a bad character with DuplicateTagNames and
+// InvalidTag's message.
+var tagCodes = map[string]bool{"InvalidTag": true, "TagsTooLarge": true, "DuplicateTagNames": true}
+
+// tagRules is the message prefix of a refused tag set: what Azure accepts.
+const tagRules = "blob index tags refused (Azure takes at most 10, keys of 1-128 and values of 0-256 characters among letters, digits, space and + - . / : = _)"
 
 // statusKind classifies by HTTP status alone.
 func statusKind(status int) providers.Kind {
@@ -210,12 +223,20 @@ func classify(ctx context.Context, op, where string, err error) error {
 		} else {
 			e.Kind = statusKind(e.Status)
 		}
-		msg := serviceMessage(re)
+		msg, header := serviceError(re)
 		if msg == "" {
 			msg = http.StatusText(e.Status)
 		}
 		if msg == "" {
 			msg = "Azure answered HTTP " + strconv.Itoa(e.Status)
+		}
+		switch {
+		case tagCodes[e.Code] || strings.EqualFold(header, "x-ms-tags"):
+			msg = tagRules + ": " + msg
+		case header != "":
+			// InvalidHeaderValue and friends name the header, e.g.
+			// x-ms-access-tier for an unknown tier or x-ms-tags.
+			msg += " (header " + header + ")"
 		}
 		e.Msg = clean(msg)
 		return e
@@ -265,20 +286,29 @@ func isTimeout(err error) bool {
 // serviceMessage is the first line of the <Message> of Azure's XML error
 // body ("" for a HEAD or an unreadable body).
 func serviceMessage(re *azcore.ResponseError) string {
+	msg, _ := serviceError(re)
+	return msg
+}
+
+// serviceError is the first line of the <Message> of Azure's XML error body
+// and its <HeaderName>, the header Azure found wrong ("" when absent, for a
+// HEAD or an unreadable body).
+func serviceError(re *azcore.ResponseError) (msg, header string) {
 	if re.RawResponse == nil || re.RawResponse.Body == nil {
-		return ""
+		return "", ""
 	}
 	body, err := runtime.Payload(re.RawResponse)
 	if err != nil || len(body) == 0 {
-		return ""
+		return "", ""
 	}
 	var doc struct {
-		Message string `xml:"Message"`
+		Message    string `xml:"Message"`
+		HeaderName string `xml:"HeaderName"`
 	}
 	if err := xml.Unmarshal(body, &doc); err != nil {
-		return ""
+		return "", ""
 	}
-	return firstLine(doc.Message)
+	return firstLine(doc.Message), strings.TrimSpace(doc.HeaderName)
 }
 
 // clean makes a message one short line with no credential in it.

@@ -145,6 +145,38 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+func TestClassifyTagsAndTier(t *testing.T) {
+	withHeader := func(code, msg, header string) string {
+		return `<?xml version="1.0" encoding="utf-8"?><Error><Code>` + code + `</Code><Message>` + msg +
+			"\nRequestId:1234\nTime:2025-01-01T00:00:00Z</Message><HeaderName>" + header + `</HeaderName><HeaderValue>v</HeaderValue></Error>`
+	}
+	for _, tt := range []struct {
+		name, code, body, wantMsg string
+	}{
+		{"invalid tag", "InvalidTag", xmlBody("InvalidTag", "The tags specified are invalid. It contains characters that are not permitted."),
+			tagRules + ": The tags specified are invalid."},
+		{"too many tags", "TagsTooLarge", xmlBody("TagsTooLarge", "The tags specified exceed the maximum permissible limit."),
+			tagRules + ": The tags specified exceed"},
+		{"Azurite's code for a bad character", "DuplicateTagNames", xmlBody("DuplicateTagNames", "The tags specified are invalid. It contains characters that are not permitted."),
+			tagRules},
+		{"malformed x-ms-tags", "InvalidHeaderValue", withHeader("InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.", "x-ms-tags"),
+			tagRules + ": The value for one of the HTTP headers is not in the correct format."},
+		{"unknown tier", "InvalidHeaderValue", withHeader("InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.", "x-ms-access-tier"),
+			"The value for one of the HTTP headers is not in the correct format. (header x-ms-access-tier)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := classify(context.Background(), "CommitBlocks", "c/b", responseError(t, 400, tt.code, nil, tt.body))
+			if providers.KindOf(err) != providers.KindInvalid || providers.CodeOf(err) != tt.code {
+				t.Errorf("kind %v code %q, want Invalid %q (err: %v)", providers.KindOf(err), providers.CodeOf(err), tt.code, err)
+			}
+			if text := err.Error(); !strings.Contains(text, tt.wantMsg) {
+				t.Errorf("text %q does not contain %q", text, tt.wantMsg)
+			}
+			checkClean(t, err.Error())
+		})
+	}
+}
+
 // checkClean fails when an error text holds a secret or spans lines.
 func checkClean(t *testing.T, text string) {
 	t.Helper()

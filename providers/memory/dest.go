@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/migrate-tool/migrate/providers"
@@ -32,10 +35,30 @@ func (s *Store) EnsureContainer(ctx context.Context, container string) (bool, er
 	return true, nil
 }
 
-// StatBlob returns a committed blob's info; uncommitted blocks are not a
-// blob.
+// StatBlob returns a committed blob's info, with its tags (TagCount is
+// their number) and tier ("" when none was set; Azure would report the
+// account default); uncommitted blocks are not a blob.
 func (s *Store) StatBlob(ctx context.Context, container, name string) (providers.ObjectInfo, error) {
 	return s.stat(ctx, "StatBlob", "ContainerNotFound", "BlobNotFound", container, name)
+}
+
+// ListContainers returns the names of the containers (buckets: the Store
+// has one namespace for both) starting with prefix, in ascending byte
+// order.
+func (s *Store) ListContainers(ctx context.Context, prefix string) ([]string, error) {
+	if err := s.begin(ctx, "ListContainers", prefix); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for name := range s.buckets {
+		if strings.HasPrefix(name, prefix) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // ListBlobs returns one page of committed blobs, with List's rules.
@@ -49,7 +72,9 @@ func (s *Store) ListBlobs(ctx context.Context, container string, opts providers.
 // before anything is fetched; a source that delivers other than size bytes
 // is a Precondition failure (stricter than Azure, to catch callers that
 // pass the wrong size). A source answering non-2xx fails as Azure does,
-// with Code "CannotVerifyCopySource" (see sourceError).
+// with Code "CannotVerifyCopySource" (see sourceError). props.Tags and
+// props.Tier are checked as Azure checks them (see checkTagsTier) before
+// anything is fetched.
 func (s *Store) PutBlobFromURL(ctx context.Context, container, name string, src providers.SourceURL, size int64, props providers.Properties) error {
 	const op = "PutBlobFromURL"
 	where := container + "/" + name
@@ -57,6 +82,10 @@ func (s *Store) PutBlobFromURL(ctx context.Context, container, name string, src 
 		return err
 	}
 	if err := validName(op, where, name); err != nil {
+		return err
+	}
+	props, err := checkTagsTier(op, where, props)
+	if err != nil {
 		return err
 	}
 	lim := s.Limits()
@@ -163,7 +192,8 @@ func (s *Store) stage(op, where, container, name string, id providers.BlockID, d
 // CommitBlocks makes the listed blocks, in order, the content of blob name.
 // Each id is looked up among the blob's staged blocks, then among its
 // committed ones (Azure's "Latest"); an id in neither is Invalid and leaves
-// everything as it was. Staged blocks are discarded on success.
+// everything as it was, as do tags or a tier Azure would refuse. Staged
+// blocks are discarded on success.
 func (s *Store) CommitBlocks(ctx context.Context, container, name string, ids []providers.BlockID, props providers.Properties) error {
 	const op = "CommitBlocks"
 	where := container + "/" + name
@@ -171,6 +201,10 @@ func (s *Store) CommitBlocks(ctx context.Context, container, name string, ids []
 		return err
 	}
 	if err := validName(op, where, name); err != nil {
+		return err
+	}
+	props, err := checkTagsTier(op, where, props)
+	if err != nil {
 		return err
 	}
 	if lim := s.Limits(); len(ids) > lim.MaxBlocks {
@@ -219,6 +253,62 @@ func (s *Store) CommitBlocks(ctx context.Context, container, name string, ids []
 	b.put(name, e)
 	delete(b.staged, name)
 	return nil
+}
+
+// Azure's limits on blob index tags.
+const (
+	maxTags        = 10
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+)
+
+// tiers are the access tiers of a block blob, spelled as Azure reports them.
+var tiers = []string{"Hot", "Cool", "Cold", "Archive"}
+
+// checkTagsTier applies Azure's rules to props.Tags (at most 10; keys of
+// 1..128 and values of 0..256 characters among letters, digits, space and
+// + - . / : = _; failures are Invalid with Azure's codes TagsTooLarge and
+// InvalidTag) and props.Tier (Hot, Cool, Cold or Archive in any case, else
+// InvalidHeaderValue), and returns props with Tier spelled as Azure reports
+// it.
+func checkTagsTier(op, where string, props providers.Properties) (providers.Properties, error) {
+	if n := len(props.Tags); n > maxTags {
+		return props, invalid(op, where, "TagsTooLarge", fmt.Sprintf("%d blob index tags; Azure takes at most %d", n, maxTags))
+	}
+	for _, k := range slices.Sorted(maps.Keys(props.Tags)) {
+		v := props.Tags[k]
+		switch {
+		case k == "" || len(k) > maxTagKeyLen:
+			return props, invalid(op, where, "TagsTooLarge", fmt.Sprintf("tag key of %d characters; Azure takes 1..%d", len(k), maxTagKeyLen))
+		case len(v) > maxTagValueLen:
+			return props, invalid(op, where, "TagsTooLarge", fmt.Sprintf("tag %q: value of %d characters; Azure takes 0..%d", k, len(v), maxTagValueLen))
+		case !validTagText(k) || !validTagText(v):
+			return props, invalid(op, where, "InvalidTag", fmt.Sprintf("tag %q: characters other than letters, digits, space and + - . / : = _", k))
+		}
+	}
+	if props.Tier != "" {
+		i := slices.IndexFunc(tiers, func(t string) bool { return strings.EqualFold(t, props.Tier) })
+		if i < 0 {
+			return props, invalid(op, where, "InvalidHeaderValue", fmt.Sprintf("access tier %q is not one of %s", props.Tier, strings.Join(tiers, ", ")))
+		}
+		props.Tier = tiers[i]
+	}
+	return props, nil
+}
+
+// validTagText reports whether s uses only the characters Azure allows in
+// a tag key or value.
+func validTagText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte(" +-./:=_", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Store) hasContainer(op, where, container string) error {

@@ -6,7 +6,11 @@
 // the first provider the providertest conformance suite must pass. Presigned
 // URLs are real: Handler serves them over HTTP with S3-like Range and
 // signature behaviour, and the URLIngester methods fetch source URLs over
-// HTTP like Azure does, so no payload passes through the caller.
+// HTTP like Azure does, so no payload passes through the caller. Tags and
+// tiers follow the services: a source Stat reports only the number of tags
+// (as S3's HEAD does) and Tags fetches them, while StatBlob reports a
+// blob's tags and tier; blob writes check tags and tiers against Azure's
+// rules.
 package memory
 
 import (
@@ -27,14 +31,16 @@ import (
 
 // Compile-time checks: a *Store is every kind of provider.
 var (
-	_ providers.Source       = (*Store)(nil)
-	_ providers.Presigner    = (*Store)(nil)
-	_ providers.RangeReader  = (*Store)(nil)
-	_ providers.BucketLister = (*Store)(nil)
-	_ providers.Destination  = (*Store)(nil)
-	_ providers.URLIngester  = (*Store)(nil)
-	_ providers.BlockStager  = (*Store)(nil)
-	_ providers.Limiter      = (*Store)(nil)
+	_ providers.Source          = (*Store)(nil)
+	_ providers.Presigner       = (*Store)(nil)
+	_ providers.RangeReader     = (*Store)(nil)
+	_ providers.BucketLister    = (*Store)(nil)
+	_ providers.TagReader       = (*Store)(nil)
+	_ providers.Destination     = (*Store)(nil)
+	_ providers.URLIngester     = (*Store)(nil)
+	_ providers.BlockStager     = (*Store)(nil)
+	_ providers.Limiter         = (*Store)(nil)
+	_ providers.ContainerLister = (*Store)(nil)
 )
 
 // MiB is 2^20 bytes.
@@ -73,9 +79,10 @@ type Options struct {
 	// Secret keys presigned URL signatures (default: random per Store).
 	Secret []byte
 	// Fault, when set, is called at the start of every provider method with
-	// the operation ("List", "Stat", "PresignGet", "OpenRange",
+	// the operation ("List", "Stat", "Tags", "PresignGet", "OpenRange",
 	// "ListBuckets", "EnsureContainer", "StatBlob", "ListBlobs",
-	// "PutBlobFromURL", "StageBlockFromURL", "StageBlock", "CommitBlocks")
+	// "ListContainers", "PutBlobFromURL", "StageBlockFromURL",
+	// "StageBlock", "CommitBlocks")
 	// and where it applies ("bucket", "bucket/key"); a non-nil return is
 	// returned as is, and nothing else happens. Handler calls it too, with
 	// op "Serve": an error is answered with the HTTP status of its kind.
@@ -236,7 +243,9 @@ func newBucket(region string) *bucket {
 }
 
 // Put stores an object (creating the bucket when missing) with a copy of
-// data and props; its ETag is the hex MD5 of data.
+// data and props; its ETag is the hex MD5 of data. props.Tags are the
+// object's tags (Stat counts them, Tags returns them); nothing is
+// validated, so a test can seed what S3 allows and Azure does not.
 func (s *Store) Put(bucket, key string, data []byte, props providers.Properties) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -248,8 +257,8 @@ func (s *Store) Put(bucket, key string, data []byte, props providers.Properties)
 	b.put(key, s.newEntry(slices.Clone(data), props))
 }
 
-// Get returns a copy of an object's bytes and its info, and whether it
-// exists.
+// Get returns a copy of an object's bytes and its info (tags and tier
+// included, as StatBlob reports them), and whether it exists.
 func (s *Store) Get(bucket, key string) ([]byte, providers.ObjectInfo, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,17 +296,23 @@ func (s *Store) newEntry(data []byte, props providers.Properties) *entry {
 
 func isZeroProps(p providers.Properties) bool {
 	return p.ContentType == "" && p.ContentEncoding == "" && p.ContentDisposition == "" &&
-		p.ContentLanguage == "" && p.CacheControl == "" && p.ContentMD5 == nil && p.Metadata == nil
+		p.ContentLanguage == "" && p.CacheControl == "" && p.ContentMD5 == nil && p.Metadata == nil &&
+		p.Tags == nil && p.Tier == ""
 }
 
+// cloneProps deep-copies p; empty maps become nil.
 func cloneProps(p providers.Properties) providers.Properties {
 	p.ContentMD5 = slices.Clone(p.ContentMD5)
-	if len(p.Metadata) == 0 {
-		p.Metadata = nil
-	} else {
-		p.Metadata = maps.Clone(p.Metadata)
-	}
+	p.Metadata = cloneMap(p.Metadata)
+	p.Tags = cloneMap(p.Tags)
 	return p
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
 }
 
 func (e *entry) etag() string { return hex.EncodeToString(e.md5[:]) }
@@ -322,8 +337,11 @@ func (e *entry) object(key string) providers.Object {
 	}
 }
 
+// info is the entry as StatBlob reports it: properties with tags and tier,
+// and TagCount.
 func (e *entry) info(key string) providers.ObjectInfo {
-	return providers.ObjectInfo{Object: e.object(key), Properties: cloneProps(e.properties())}
+	p := cloneProps(e.properties())
+	return providers.ObjectInfo{Object: e.object(key), Properties: p, TagCount: len(p.Tags)}
 }
 
 // put stores e under key; any existing object is replaced whole.

@@ -297,6 +297,114 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+func TestTagsAndTiers(t *testing.T) {
+	src := memory.New(memory.Options{})
+	serve(t, src)
+	// A source object keeps tags Azure would refuse ('@' is valid in S3).
+	s3Tags := map[string]string{"owner": "a@b.example", "team": "data eng"}
+	src.Put("b", "obj", []byte("payload"), providers.Properties{Tags: s3Tags})
+	src.Put("b", "bare", []byte("x"), providers.Properties{})
+	s3Tags["owner"] = "changed" // Put copied the map
+	info, err := src.Stat(t.Context(), "b", "obj")
+	if err != nil || info.TagCount != 2 || info.Tags != nil || info.Tier != "" {
+		t.Errorf("Stat = TagCount %d Tags %v Tier %q, %v; want 2, nil, \"\"", info.TagCount, info.Tags, info.Tier, err)
+	}
+	tags, err := src.Tags(t.Context(), "b", info.Object)
+	if err != nil || len(tags) != 2 || tags["owner"] != "a@b.example" || tags["team"] != "data eng" {
+		t.Errorf("Tags = %v, %v", tags, err)
+	}
+	tags["owner"] = "mutated" // the caller's copy
+	if again, _ := src.Tags(t.Context(), "b", info.Object); again["owner"] != "a@b.example" {
+		t.Error("Tags returned the store's own map")
+	}
+	if tags, err := src.Tags(t.Context(), "b", providers.Object{Key: "bare"}); err != nil || tags != nil {
+		t.Errorf("Tags of an untagged object = %v, %v; want nil, nil", tags, err)
+	}
+	if _, err := src.Tags(t.Context(), "nobucket", providers.Object{Key: "obj"}); providers.KindOf(err) != providers.KindNotFound {
+		t.Errorf("Tags in a missing bucket = %v", err)
+	}
+
+	// Blob writes apply Azure's rules before fetching anything.
+	su, err := src.PresignGet(t.Context(), "b", providers.Object{Key: "obj"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := memory.New(memory.Options{})
+	d.CreateBucket("c", "")
+	eleven := map[string]string{}
+	for i := range 11 {
+		eleven[fmt.Sprintf("k%d", i)] = "v"
+	}
+	served := src.BytesServed()
+	for _, c := range []struct {
+		name  string
+		props providers.Properties
+		code  string
+	}{
+		{"a character Azure refuses", providers.Properties{Tags: map[string]string{"owner": "a@b"}}, "InvalidTag"},
+		{"a non-ASCII key", providers.Properties{Tags: map[string]string{"clé": "v"}}, "InvalidTag"},
+		{"11 tags", providers.Properties{Tags: eleven}, "TagsTooLarge"},
+		{"an empty key", providers.Properties{Tags: map[string]string{"": "v"}}, "TagsTooLarge"},
+		{"a 129-character key", providers.Properties{Tags: map[string]string{strings.Repeat("k", 129): "v"}}, "TagsTooLarge"},
+		{"a 257-character value", providers.Properties{Tags: map[string]string{"k": strings.Repeat("v", 257)}}, "TagsTooLarge"},
+		{"an unknown tier", providers.Properties{Tier: "Lukewarm"}, "InvalidHeaderValue"},
+	} {
+		for op, err := range map[string]error{
+			"PutBlobFromURL": d.PutBlobFromURL(t.Context(), "c", "x", su, 7, c.props),
+			"CommitBlocks":   d.CommitBlocks(t.Context(), "c", "x", nil, c.props),
+		} {
+			if providers.KindOf(err) != providers.KindInvalid || providers.CodeOf(err) != c.code {
+				t.Errorf("%s with %s = %v, want Invalid %s", op, c.name, err, c.code)
+			}
+		}
+	}
+	if src.BytesServed() != served {
+		t.Error("a refused PutBlobFromURL fetched the source")
+	}
+	if _, _, ok := d.Get("c", "x"); ok {
+		t.Error("a refused write created the blob")
+	}
+	// Limits are inclusive; a tier's case is Azure's, whatever was sent.
+	ok := map[string]string{"+-./:=_ Az09": "", strings.Repeat("k", 128): strings.Repeat("v", 256)}
+	for i := len(ok); i < 10; i++ {
+		ok[fmt.Sprintf("k%d", i)] = "v"
+	}
+	if err := d.PutBlobFromURL(t.Context(), "c", "x", su, 7, providers.Properties{Tags: ok, Tier: "archive"}); err != nil {
+		t.Fatal(err)
+	}
+	info, err = d.StatBlob(t.Context(), "c", "x")
+	if err != nil || len(info.Tags) != 10 || info.TagCount != 10 || info.Tier != "Archive" || info.Tags["+-./:=_ Az09"] != "" {
+		t.Errorf("StatBlob = Tags %q TagCount %d Tier %q, %v", info.Tags, info.TagCount, info.Tier, err)
+	}
+	// Replacing a blob replaces its tags and tier.
+	if err := d.CommitBlocks(t.Context(), "c", "x", nil, providers.Properties{}); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := d.StatBlob(t.Context(), "c", "x"); err != nil || info.Tags != nil || info.TagCount != 0 || info.Tier != "" {
+		t.Errorf("StatBlob after a replace without tags = Tags %v TagCount %d Tier %q, %v", info.Tags, info.TagCount, info.Tier, err)
+	}
+}
+
+func TestListContainers(t *testing.T) {
+	s := memory.New(memory.Options{})
+	for _, c := range []string{"logs-b", "data", "logs-a", "logs", "logsx"} {
+		if _, err := s.EnsureContainer(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Put("logs-c", "k", nil, providers.Properties{}) // a source bucket is a container too
+	for prefix, want := range map[string]string{
+		"":      "[data logs logs-a logs-b logs-c logsx]",
+		"logs-": "[logs-a logs-b logs-c]",
+		"nope":  "[]",
+	} {
+		got, err := s.ListContainers(t.Context(), prefix)
+		if err != nil || fmt.Sprint(got) != want {
+			t.Errorf("ListContainers(%q) = %v, %v; want %s", prefix, got, err, want)
+		}
+	}
+}
+
 func TestSourceErrorKinds(t *testing.T) {
 	for _, c := range []struct {
 		status int

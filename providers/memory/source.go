@@ -94,9 +94,36 @@ func (s *Store) list(ctx context.Context, op, code, bucket string, opts provider
 	return p, nil
 }
 
-// Stat returns an object's listing fields and properties.
+// Stat returns an object's listing fields and properties. Like S3's HEAD
+// it reports how many tags the object has (TagCount, 0 without tags) but
+// not the tags themselves: Properties.Tags is nil, and Tags fetches them.
+// Tier is empty, as for every source.
 func (s *Store) Stat(ctx context.Context, bucket, key string) (providers.ObjectInfo, error) {
-	return s.stat(ctx, "Stat", "NoSuchBucket", "NoSuchKey", bucket, key)
+	info, err := s.stat(ctx, "Stat", "NoSuchBucket", "NoSuchKey", bucket, key)
+	info.Tags, info.Tier = nil, ""
+	return info, err
+}
+
+// Tags returns a copy of obj's tags, nil when it has none (the TagReader
+// request S3 needs after a HEAD). obj.VersionID is ignored: a Store keeps
+// one version. A missing bucket or object is NotFound.
+func (s *Store) Tags(ctx context.Context, bucket string, obj providers.Object) (map[string]string, error) {
+	const op = "Tags"
+	where := bucket + "/" + obj.Key
+	if err := s.begin(ctx, op, where); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buckets[bucket]
+	if b == nil {
+		return nil, notFound(op, where, "NoSuchBucket")
+	}
+	e := b.objects[obj.Key]
+	if e == nil {
+		return nil, notFound(op, where, "NoSuchKey")
+	}
+	return cloneMap(e.properties().Tags), nil
 }
 
 func (s *Store) stat(ctx context.Context, op, bcode, ocode, bucket, key string) (providers.ObjectInfo, error) {

@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/migrate-tool/migrate/providers"
 )
 
 // TestDestination runs the conformance suite for a Destination, and for the
-// URLIngester and BlockStager capabilities it has. Every subtest creates
-// its own container from h.NewContainerName.
+// URLIngester, BlockStager and ContainerLister capabilities it has. Every
+// subtest creates its own container from h.NewContainerName.
 func TestDestination(t *testing.T, h DestinationHarness) {
 	if h.Destination == nil || h.NewContainerName == nil {
 		t.Fatal("providertest: DestinationHarness needs Destination and NewContainerName")
@@ -24,6 +25,7 @@ func TestDestination(t *testing.T, h DestinationHarness) {
 	dt := &destTest{h: h}
 	dt.ing, _ = h.Destination.(providers.URLIngester)
 	dt.stager, _ = h.Destination.(providers.BlockStager)
+	dt.lister, _ = h.Destination.(providers.ContainerLister)
 	if dt.ing != nil && h.ServeURL == nil {
 		t.Fatal("providertest: the Destination is a URLIngester but DestinationHarness.ServeURL is nil")
 	}
@@ -33,6 +35,9 @@ func TestDestination(t *testing.T, h DestinationHarness) {
 	t.Run("EnsureContainer", dt.testEnsure)
 	t.Run("NotFound", dt.testNotFound)
 	t.Run("Canceled", dt.testCanceled)
+	if dt.lister != nil {
+		t.Run("ListContainers", dt.testListContainers)
+	}
 	if dt.ing != nil {
 		t.Run("URLIngester", func(t *testing.T) {
 			t.Run("PutBlobFromURL", dt.testPutFromURL)
@@ -45,6 +50,7 @@ func TestDestination(t *testing.T, h DestinationHarness) {
 			t.Run("CommitSubset", dt.testCommitSubset)
 			t.Run("CommitUnknownBlock", dt.testCommitUnknown)
 			t.Run("ReplaceKeepsOldUntilCommit", dt.testReplaceKeepsOld)
+			t.Run("TagsAndTier", dt.testTagsTier)
 		})
 	} else {
 		t.Log("providertest: Destination is not a URLIngester; URL tests skipped")
@@ -67,6 +73,7 @@ type destTest struct {
 	h      DestinationHarness
 	ing    providers.URLIngester
 	stager providers.BlockStager
+	lister providers.ContainerLister
 }
 
 // container returns a new, created container.
@@ -205,6 +212,10 @@ func (dt *destTest) testCanceled(t *testing.T) {
 		if dt.stager != nil {
 			err = dt.stager.StageBlock(c.ctx, existing, "block-"+c.name, ids(1)[0], bytes.NewReader([]byte("abc")), 3)
 			checkCanceled(t, "StageBlock with a "+c.name+" ctx", err, c.cause)
+		}
+		if dt.lister != nil {
+			_, err = dt.lister.ListContainers(c.ctx, "")
+			checkCanceled(t, "ListContainers with a "+c.name+" ctx", err, c.cause)
 		}
 		// Nothing was created by the canceled call.
 		created, err := dt.h.Destination.EnsureContainer(t.Context(), fresh)
@@ -365,6 +376,82 @@ func (dt *destTest) testReplaceKeepsOld(t *testing.T) {
 		t.Fatalf("CommitBlocks: %v", err)
 	}
 	dt.checkBlob(t, "blob after commit", c, "blob", d, &pNew)
+}
+
+// testTagsTier writes blobs with tags and the Cool tier through
+// PutBlobFromURL and through CommitBlocks; StatBlob must show both.
+func (dt *destTest) testTagsTier(t *testing.T) {
+	c := dt.container(t)
+	props := fullProps()
+	props.Tags = sampleTags()
+	props.Tier = "Cool"
+	d := Data(2500, 75)
+	src := dt.h.ServeURL(t, d, false)
+	if err := dt.ing.PutBlobFromURL(t.Context(), c, "put", src, int64(len(d)), props); err != nil {
+		t.Fatalf("PutBlobFromURL with tags and tier: %v", err)
+	}
+	dt.checkTagsTier(t, "PutBlobFromURL", c, "put", d, props)
+	bid := dt.stageRanges(t, c, "committed", src, d)
+	if err := dt.ing.CommitBlocks(t.Context(), c, "committed", bid, props); err != nil {
+		t.Fatalf("CommitBlocks with tags and tier: %v", err)
+	}
+	dt.checkTagsTier(t, "CommitBlocks", c, "committed", d, props)
+}
+
+// checkTagsTier fails t unless blob name holds d with props, props.Tags
+// (TagCount their number, unless -1) and props.Tier.
+func (dt *destTest) checkTagsTier(t *testing.T, what, container, name string, d []byte, props providers.Properties) {
+	t.Helper()
+	dt.checkBlob(t, what, container, name, d, &props)
+	info, err := dt.h.Destination.StatBlob(t.Context(), container, name)
+	if err != nil {
+		t.Errorf("%s: StatBlob: %v", what, err)
+		return
+	}
+	checkTags(t, what+": StatBlob", info.Tags, props.Tags)
+	if info.TagCount != -1 && info.TagCount != len(props.Tags) {
+		t.Errorf("%s: StatBlob TagCount %d, want %d", what, info.TagCount, len(props.Tags))
+	}
+	if info.Tier != props.Tier {
+		t.Errorf("%s: StatBlob Tier %q, want %q", what, info.Tier, props.Tier)
+	}
+}
+
+// testListContainers creates three containers sharing a fresh prefix, out
+// of order, and a fourth that only shares part of it; ListContainers of
+// the prefix must give exactly the three, sorted.
+func (dt *destTest) testListContainers(t *testing.T) {
+	base := dt.h.NewContainerName(t)
+	// Room for "-p-x" within 63 characters, and no "--" where they join.
+	prefix := strings.TrimRight(base[:min(len(base), 59)], "-") + "-p-"
+	want := []string{prefix + "a", prefix + "b", prefix + "c"}
+	decoy := strings.TrimSuffix(prefix, "-") + "x"
+	for _, c := range []string{want[2], want[0], decoy, want[1]} {
+		if _, err := dt.h.Destination.EnsureContainer(t.Context(), c); err != nil {
+			t.Fatalf("EnsureContainer %q: %v", c, err)
+		}
+	}
+	got, err := dt.lister.ListContainers(t.Context(), prefix)
+	if err != nil {
+		t.Fatalf("ListContainers %q: %v", prefix, err)
+	}
+	checkKeys(t, fmt.Sprintf("ListContainers %q", prefix), got, want)
+	all, err := dt.lister.ListContainers(t.Context(), "")
+	if err != nil {
+		t.Fatalf("ListContainers of all: %v", err)
+	}
+	if !slices.IsSorted(all) {
+		t.Errorf("ListContainers of all is not sorted: %q", all)
+	}
+	for _, c := range append(want, decoy) {
+		if !slices.Contains(all, c) {
+			t.Errorf("ListContainers of all lacks %q", c)
+		}
+	}
+	got, err = dt.lister.ListContainers(t.Context(), prefix+"zz")
+	if err != nil || len(got) != 0 {
+		t.Errorf("ListContainers of a prefix matching nothing = %q, %v; want none, nil", got, err)
+	}
 }
 
 func (dt *destTest) testStageBlock(t *testing.T) {

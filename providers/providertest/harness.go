@@ -13,15 +13,18 @@ import (
 
 // SeedObject is one object a harness must create before a source test.
 type SeedObject struct {
-	Key   string
-	Data  []byte
-	Props providers.Properties // headers and user metadata to store
+	Key  string
+	Data []byte
+	// Props are the headers, user metadata and tags (Props.Tags, as object
+	// tags) to store; Props.Tier is unused.
+	Props providers.Properties
 }
 
 // SourceHarness lets the suite exercise a Source.
 type SourceHarness struct {
-	// Source under test. If it also implements providers.Presigner and/or
-	// providers.RangeReader, those capabilities are tested too.
+	// Source under test. If it also implements providers.Presigner,
+	// providers.RangeReader, providers.BucketLister and/or
+	// providers.TagReader, those capabilities are tested too.
 	Source providers.Source
 	// NewBucket creates a new, empty bucket holding objs (written through
 	// the service's own API, not the provider under test) and returns its
@@ -41,8 +44,9 @@ type SourceHarness struct {
 
 // DestinationHarness lets the suite exercise a Destination.
 type DestinationHarness struct {
-	// Destination under test. If it also implements providers.URLIngester
-	// and/or providers.BlockStager, those capabilities are tested too.
+	// Destination under test. If it also implements providers.URLIngester,
+	// providers.BlockStager and/or providers.ContainerLister, those
+	// capabilities are tested too.
 	Destination providers.Destination
 	// NewContainerName returns a fresh, valid, not yet existing container
 	// name. Each call returns a distinct name.

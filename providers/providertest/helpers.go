@@ -235,6 +235,20 @@ func checkProps(t *testing.T, what string, got, want providers.Properties) {
 	}
 }
 
+// sampleTags are tags valid for S3 object tags and Azure blob index tags
+// alike, one value with a space.
+func sampleTags() map[string]string {
+	return map[string]string{"project": "x", "team": "data eng"}
+}
+
+// checkTags fails t when got and want differ (nil and empty are equal).
+func checkTags(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	if !maps.Equal(got, want) {
+		t.Errorf("%s: tags = %q, want %q", what, got, want)
+	}
+}
+
 // fullProps are properties with all five content headers and metadata
 // whose names are lowercase C# identifiers (valid for S3 and Azure alike).
 func fullProps() providers.Properties {

@@ -15,8 +15,8 @@ import (
 )
 
 // TestSource runs the conformance suite for a Source, and for the
-// Presigner, RangeReader and BucketLister capabilities it has. Every
-// subtest creates its own bucket through h.NewBucket.
+// Presigner, RangeReader, BucketLister and TagReader capabilities it has.
+// Every subtest creates its own bucket through h.NewBucket.
 func TestSource(t *testing.T, h SourceHarness) {
 	if h.Source == nil || h.NewBucket == nil {
 		t.Fatal("providertest: SourceHarness needs Source and NewBucket")
@@ -54,6 +54,9 @@ func TestSource(t *testing.T, h SourceHarness) {
 	}
 	if bl, ok := h.Source.(providers.BucketLister); ok {
 		t.Run("ListBuckets", func(t *testing.T) { st.testListBuckets(t, bl) })
+	}
+	if tr, ok := h.Source.(providers.TagReader); ok {
+		t.Run("Tags", func(t *testing.T) { st.testTags(t, tr) })
 	}
 }
 
@@ -344,6 +347,10 @@ func (st *sourceTest) testCanceled(t *testing.T) {
 			_, err := bl.ListBuckets(c.ctx)
 			checkCanceled(t, "ListBuckets with a "+c.name+" ctx", err, c.cause)
 		}
+		if tr, ok := st.h.Source.(providers.TagReader); ok {
+			_, err := tr.Tags(c.ctx, bucket, providers.Object{Key: "k", Size: 1})
+			checkCanceled(t, "Tags with a "+c.name+" ctx", err, c.cause)
+		}
 	}
 }
 
@@ -394,6 +401,44 @@ func (st *sourceTest) testListBuckets(t *testing.T, bl providers.BucketLister) {
 	if n != 1 {
 		t.Errorf("ListBuckets lists bucket %q %d times, want once", bucket, n)
 	}
+}
+
+// testTags checks that seeded tags come back through the TagReader, that
+// Stat counts them (unless it reports -1, unknown) and, if it returns them
+// at all, returns the same; an object without tags has none.
+func (st *sourceTest) testTags(t *testing.T, tr providers.TagReader) {
+	want := sampleTags()
+	bucket := st.h.NewBucket(t, []SeedObject{
+		{Key: "tagged", Data: []byte("with tags"), Props: providers.Properties{ContentType: "text/plain", Tags: want}},
+		{Key: "untagged", Data: []byte("without")},
+	})
+	for _, c := range []struct {
+		key  string
+		want map[string]string
+	}{
+		{"tagged", want},
+		{"untagged", nil},
+	} {
+		info, err := st.h.Source.Stat(t.Context(), bucket, c.key)
+		if err != nil {
+			t.Errorf("Stat %q: %v", c.key, err)
+			continue
+		}
+		if info.TagCount != -1 && info.TagCount != len(c.want) {
+			t.Errorf("Stat %q: TagCount %d, want %d (or -1, unknown)", c.key, info.TagCount, len(c.want))
+		}
+		if info.Tags != nil {
+			checkTags(t, "Stat "+c.key, info.Tags, c.want)
+		}
+		got, err := tr.Tags(t.Context(), bucket, info.Object)
+		if err != nil {
+			t.Errorf("Tags %q: %v", c.key, err)
+			continue
+		}
+		checkTags(t, "Tags "+c.key, got, c.want)
+	}
+	_, err := tr.Tags(t.Context(), bucket, providers.Object{Key: "absent"})
+	checkKind(t, "Tags of a missing key", err, providers.KindNotFound)
 }
 
 // presignTest covers the Presigner capability.
