@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -19,19 +20,26 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/migrate-tool/migrate/metadata"
-	"github.com/migrate-tool/migrate/naming"
 	"github.com/migrate-tool/migrate/providers"
 )
 
-// Options configure one copy of a bucket (or a prefix of it) into a
-// container (or a prefix of it).
-type Options struct {
-	Bucket string // source bucket
-	// Prefix selects the source keys to copy; it is removed from each key
-	// to form the blob name's tail, and listed as given.
+// Route is one bucket (or a prefix of it) going to one container (or a
+// prefix of it).
+type Route struct {
+	Bucket string
+	// Prefix selects the source keys; it is removed from each key to form
+	// the tail of the blob name, and listed as given.
 	Prefix     string
-	Container  string // destination container, created when missing
+	Container  string // created when missing
 	DestPrefix string // joined before every blob name
+	// Err, when set, says why this bucket cannot be copied (its name has no
+	// valid container, say): it is reported and not listed.
+	Err error
+}
+
+// Options configure one run: one or more routes.
+type Options struct {
+	Routes []Route
 
 	// Concurrency bounds the requests in flight at once, of every kind and
 	// across all objects and blocks, and the objects worked on at once.
@@ -51,6 +59,21 @@ type Options struct {
 	// MetadataPolicy decides what happens to user metadata whose names the
 	// destination cannot hold.
 	MetadataPolicy metadata.Policy
+	// RenameInvalidKeys encodes keys Azure cannot hold as blob names
+	// (naming.EncodeBlobName) instead of skipping them; every key passes
+	// through the encoding so no two keys can meet. Each renamed key is
+	// written to RenameManifest.
+	RenameInvalidKeys bool
+	// RenameManifest receives one JSON line per renamed key (bucket, key,
+	// container, blob). May be nil.
+	RenameManifest io.Writer
+	// KeepFolderMarkers copies keys ending in "/" as zero-byte blobs
+	// instead of skipping them.
+	KeepFolderMarkers bool
+	// DryRun enumerates and plans everything and writes nothing: no
+	// container is created and no write request is made. Objects that would
+	// be copied end as Planned.
+	DryRun bool
 	// Retry is the retry policy of every request (zero = DefaultRetry).
 	Retry RetryPolicy
 	// PageSize is the listing page size asked for (0 = provider default).
@@ -71,12 +94,13 @@ type Outcome string
 // Outcomes.
 const (
 	Copied      Outcome = "copied"
+	Planned     Outcome = "planned" // dry run: would be copied
 	Skipped     Outcome = "skipped"
 	Failed      Outcome = "failed"
 	Interrupted Outcome = "interrupted" // the run was canceled before it finished
 )
 
-// Mode is how an object's bytes were moved.
+// Mode is how an object's bytes were (or would be) moved.
 type Mode string
 
 // Modes.
@@ -96,43 +120,88 @@ type ObjectResult struct {
 	Size      int64
 	Outcome   Outcome
 	Mode      Mode
-	Blocks    int      // blocks staged, for block-by-block copies
-	Reason    string   // why it was skipped or failed; one line, no secrets
-	Err       error    // the failure, for errors.As; nil unless Failed
-	Attempts  int      // requests made for this object, retries included
-	Warnings  []string // e.g. metadata keys dropped
+	Blocks    int    // blocks staged (or planned), for block-by-block copies
+	Renamed   bool   // the blob name is the key's encoding, not the key
+	Reason    string // why it was skipped or failed; one line, no secrets
+	Err       error  // the failure, for errors.As; nil unless Failed
+	Attempts  int    // requests made for this object, retries included
+	// Metadata lists what happened to each user metadata key.
+	Metadata []metadata.Decision
+	Warnings []string // e.g. metadata keys dropped
 }
 
 // Failure is one failed object as the summary lists it.
 type Failure struct {
+	Bucket string
 	Key    string
 	Blob   string
 	Reason string
 }
 
-// Summary is the result of a run.
-type Summary struct {
+// Counts are the object tallies of a run or of one route.
+type Counts struct {
 	Objects, Bytes        int64 // seen in the listing
 	Copied, CopiedBytes   int64
+	Planned, PlannedBytes int64 // dry run: would be copied
 	Skipped, SkippedBytes int64
 	Failed, FailedBytes   int64
 	Interrupted           int64
-	Warnings              int64
-	SkipReasons           map[string]int64
-	Failures              []Failure // the first MaxFailuresKept, by key
-	ContainerCreated      bool
-	Elapsed               time.Duration
-	Requests              int64 // provider requests made, retries included
 }
 
-// ObjectsPerSecond is the rate of objects finished (copied, skipped or
-// failed) over the run.
+func (c *Counts) add(r ObjectResult) {
+	switch r.Outcome {
+	case Copied:
+		c.Copied++
+		c.CopiedBytes += r.Size
+	case Planned:
+		c.Planned++
+		c.PlannedBytes += r.Size
+	case Skipped:
+		c.Skipped++
+		c.SkippedBytes += r.Size
+	case Failed:
+		c.Failed++
+		c.FailedBytes += r.Size
+	case Interrupted:
+		c.Interrupted++
+	}
+}
+
+// RouteSummary is the result of one route.
+type RouteSummary struct {
+	Route
+	Counts
+	ContainerCreated bool
+	// Error says why the route stopped or never started ("" when it ran to
+	// the end); its objects that were not reached are not counted.
+	Error string
+}
+
+// Summary is the result of a run.
+type Summary struct {
+	Counts
+	Routes       []RouteSummary
+	FailedRoutes int // routes with an Error
+	Renamed      int64
+	Warnings     int64
+	SkipReasons  map[string]int64
+	Failures     []Failure // the first MaxFailuresKept, by bucket and key
+	DryRun       bool
+	Elapsed      time.Duration
+	Requests     int64 // provider requests made, retries included
+}
+
+// ObjectsPerSecond is the rate of objects finished (copied, planned,
+// skipped or failed) over the run.
 func (s Summary) ObjectsPerSecond() float64 {
 	if s.Elapsed <= 0 {
 		return 0
 	}
-	return float64(s.Copied+s.Skipped+s.Failed) / s.Elapsed.Seconds()
+	return float64(s.Copied+s.Planned+s.Skipped+s.Failed) / s.Elapsed.Seconds()
 }
+
+// OK reports whether every object and every route ended well.
+func (s Summary) OK() bool { return s.Failed == 0 && s.FailedRoutes == 0 && s.Interrupted == 0 }
 
 // SetupError is a failure before any object was copied: the destination
 // container cannot be used or the source cannot be listed. It almost always
@@ -157,42 +226,47 @@ func (e *SetupError) Error() string {
 
 func (e *SetupError) Unwrap() error { return e.Err }
 
-// Copier copies one bucket (or prefix) into one container.
+// Copier runs the routes of one job.
 type Copier struct {
 	src    providers.Source
 	dst    providers.Destination
 	pre    providers.Presigner
-	ingest providers.URLIngester
+	ingest providers.URLIngester // nil in a dry run: nothing can be written
 	limits providers.Limits
 	o      Options
 	sem    chan struct{}
+
+	manifestMu sync.Mutex
 
 	mu   sync.Mutex
 	sum  Summary
 	reqs int64
 }
 
-// New checks that src and dst can do a server-side copy and returns a
-// Copier. It fails when src cannot presign or dst cannot ingest from a
-// URL, or when the options break the destination's limits.
+// New checks the options and that src and dst can do a server-side copy
+// (a dry run needs neither capability) and returns a Copier.
 func New(src providers.Source, dst providers.Destination, o Options) (*Copier, error) {
-	pre, ok := src.(providers.Presigner)
-	if !ok {
-		return nil, fmt.Errorf("the source cannot presign URLs, so a server-side copy is impossible: %w", providers.ErrCantServerSide)
+	c := &Copier{src: src, dst: dst}
+	if !o.DryRun {
+		var ok bool
+		if c.pre, ok = src.(providers.Presigner); !ok {
+			return nil, fmt.Errorf("the source cannot presign URLs, so a server-side copy is impossible: %w", providers.ErrCantServerSide)
+		}
+		if c.ingest, ok = dst.(providers.URLIngester); !ok {
+			return nil, fmt.Errorf("the destination cannot ingest from a URL, so a server-side copy is impossible: %w", providers.ErrCantServerSide)
+		}
 	}
-	ing, ok := dst.(providers.URLIngester)
-	if !ok {
-		return nil, fmt.Errorf("the destination cannot ingest from a URL, so a server-side copy is impossible: %w", providers.ErrCantServerSide)
-	}
-	lim := AzureLimits
+	c.limits = AzureLimits
 	if l, ok := dst.(providers.Limiter); ok {
-		lim = l.Limits()
+		c.limits = l.Limits()
 	}
-	if o.Bucket == "" {
-		return nil, errors.New("no source bucket given")
+	if len(o.Routes) == 0 {
+		return nil, errors.New("nothing to copy: no source bucket given")
 	}
-	if o.Container == "" {
-		return nil, errors.New("no destination container given")
+	for _, r := range o.Routes {
+		if r.Err == nil && (r.Bucket == "" || r.Container == "") {
+			return nil, fmt.Errorf("route %q -> %q needs a bucket and a container", r.Bucket, r.Container)
+		}
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 64
@@ -200,11 +274,11 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	if o.PutBlobMaxSize == 0 {
 		o.PutBlobMaxSize = DefaultPutBlobMaxSize
 	}
-	if o.PutBlobMaxSize < 0 || o.PutBlobMaxSize > lim.MaxPutBlobFromURL {
-		return nil, fmt.Errorf("put-blob-max-size %s is outside the destination's range of 0 to %s", FormatBytes(o.PutBlobMaxSize), FormatBytes(lim.MaxPutBlobFromURL))
+	if o.PutBlobMaxSize < 0 || o.PutBlobMaxSize > c.limits.MaxPutBlobFromURL {
+		return nil, fmt.Errorf("put-blob-max-size %s is outside the destination's range of 0 to %s", FormatBytes(o.PutBlobMaxSize), FormatBytes(c.limits.MaxPutBlobFromURL))
 	}
-	if o.BlockSize < 0 || o.BlockSize > lim.MaxBlockSize {
-		return nil, fmt.Errorf("block size %s is outside the destination's range of 1 B to %s", FormatBytes(o.BlockSize), FormatBytes(lim.MaxBlockSize))
+	if o.BlockSize < 0 || o.BlockSize > c.limits.MaxBlockSize {
+		return nil, fmt.Errorf("block size %s is outside the destination's range of 1 B to %s", FormatBytes(o.BlockSize), FormatBytes(c.limits.MaxBlockSize))
 	}
 	if o.PresignTTL <= 0 {
 		o.PresignTTL = 15 * time.Minute
@@ -218,23 +292,42 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Copier{src: src, dst: dst, pre: pre, ingest: ing, limits: lim, o: o, sem: make(chan struct{}, o.Concurrency)}, nil
+	c.o = o
+	c.sem = make(chan struct{}, o.Concurrency)
+	return c, nil
 }
 
-// Run copies every object under the prefix and returns the summary. The
-// error is non-nil when the run could not go on (the container cannot be
-// made, the listing fails, ctx is canceled); failures of single objects are
-// not errors of the run: they are in the summary.
+// Run copies every object of every route and returns the summary. The
+// error is non-nil when the run could not go on: ctx was canceled, or the
+// only route could not start (a *SetupError: the container cannot be used
+// or the bucket cannot be listed). With several routes, a route that cannot
+// start or stops part way is recorded in its RouteSummary and the others go
+// on. Failures of single objects are never errors of the run: they are in
+// the summary.
 func (c *Copier) Run(ctx context.Context) (Summary, error) {
 	start := c.o.Now()
-	c.sum = Summary{SkipReasons: map[string]int64{}}
+	c.sum = Summary{SkipReasons: map[string]int64{}, DryRun: c.o.DryRun, Routes: make([]RouteSummary, len(c.o.Routes))}
+	for i, r := range c.o.Routes {
+		c.sum.Routes[i].Route = r
+		if r.Err != nil {
+			c.sum.Routes[i].Error = r.Err.Error()
+		}
+	}
 	err := c.run(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.sum
 	s.Elapsed = c.o.Now().Sub(start)
 	s.Requests = c.reqs
-	sort.Slice(s.Failures, func(i, j int) bool { return s.Failures[i].Key < s.Failures[j].Key })
+	for _, r := range s.Routes {
+		if r.Error != "" {
+			s.FailedRoutes++
+		}
+	}
+	sort.Slice(s.Failures, func(i, j int) bool {
+		a, b := s.Failures[i], s.Failures[j]
+		return a.Bucket < b.Bucket || a.Bucket == b.Bucket && a.Key < b.Key
+	})
 	return s, err
 }
 
@@ -248,59 +341,89 @@ func (c *Copier) preflight() RetryPolicy {
 	return p
 }
 
-func (c *Copier) run(ctx context.Context) error {
-	created, err := c.ensureContainer(ctx)
-	if err != nil {
-		return err
-	}
-	c.sum.ContainerCreated = created
+// work is one listed object and the route it came by.
+type work struct {
+	route int
+	obj   providers.Object
+}
 
+func (c *Copier) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
-	objs := make(chan providers.Object, c.o.Concurrency)
+	objs := make(chan work, c.o.Concurrency)
 	g.Go(func() error {
 		defer close(objs)
-		return c.enumerate(gctx, objs)
+		for i, r := range c.o.Routes {
+			if r.Err != nil {
+				continue
+			}
+			err := c.enumerate(gctx, i, objs)
+			if err == nil || gctx.Err() != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				continue
+			}
+			var se *SetupError
+			if len(c.o.Routes) == 1 && errors.As(err, &se) {
+				return err
+			}
+			c.mu.Lock()
+			c.sum.Routes[i].Error = err.Error()
+			c.mu.Unlock()
+		}
+		return nil
 	})
 	for i := 0; i < c.o.Concurrency; i++ {
 		g.Go(func() error {
-			for obj := range objs {
-				c.finish(c.copyObject(gctx, obj))
+			for w := range objs {
+				c.finish(w.route, c.copyObject(gctx, c.o.Routes[w.route], w.obj))
 			}
 			return nil
 		})
 	}
-	err = g.Wait()
+	err := g.Wait()
 	if err == nil {
 		err = ctx.Err()
 	}
 	return err
 }
 
-func (c *Copier) ensureContainer(ctx context.Context) (bool, error) {
+func (c *Copier) ensureContainer(ctx context.Context, container string) (bool, error) {
 	var created bool
 	_, err := c.preflight().Do(ctx, func(ctx context.Context) error {
 		var err error
 		created, err = request(c, ctx, func(ctx context.Context) (bool, error) {
-			return c.dst.EnsureContainer(ctx, c.o.Container)
+			return c.dst.EnsureContainer(ctx, container)
 		})
 		return err
 	})
 	if err != nil && providers.KindOf(err) == providers.KindPermission {
 		// Credentials scoped to one existing container (a container SAS)
 		// may not create containers; reading it proves it is there.
-		_, lerr := c.dst.ListBlobs(ctx, c.o.Container, providers.ListOptions{MaxResults: 1})
+		_, lerr := c.dst.ListBlobs(ctx, container, providers.ListOptions{MaxResults: 1})
 		if lerr == nil {
 			return false, nil
 		}
 	}
 	if err != nil {
-		return false, &SetupError{What: fmt.Sprintf("destination container %q", c.o.Container), Err: err}
+		return false, &SetupError{What: fmt.Sprintf("destination container %q", container), Err: err}
 	}
 	return created, nil
 }
 
-// enumerate sends every listed object to out, a page at a time.
-func (c *Copier) enumerate(ctx context.Context, out chan<- providers.Object) error {
+// enumerate prepares route i's container and sends every listed object of
+// the route to out, a page at a time.
+func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
+	r := c.o.Routes[i]
+	if !c.o.DryRun {
+		created, err := c.ensureContainer(ctx, r.Container)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.sum.Routes[i].ContainerCreated = created
+		c.mu.Unlock()
+	}
 	token := ""
 	for first := true; ; first = false {
 		var page providers.Page
@@ -311,15 +434,15 @@ func (c *Copier) enumerate(ctx context.Context, out chan<- providers.Object) err
 		_, err := policy.Do(ctx, func(ctx context.Context) error {
 			var err error
 			page, err = request(c, ctx, func(ctx context.Context) (providers.Page, error) {
-				return c.src.List(ctx, c.o.Bucket, providers.ListOptions{Prefix: c.o.Prefix, Token: token, MaxResults: c.o.PageSize})
+				return c.src.List(ctx, r.Bucket, providers.ListOptions{Prefix: r.Prefix, Token: token, MaxResults: c.o.PageSize})
 			})
 			return err
 		})
 		if err != nil && first {
-			return &SetupError{What: fmt.Sprintf("source bucket %q", c.o.Bucket), Err: err}
+			return &SetupError{What: fmt.Sprintf("source bucket %q", r.Bucket), Err: err}
 		}
 		if err != nil {
-			return fmt.Errorf("listing bucket %q (prefix %q) stopped: %w", c.o.Bucket, c.o.Prefix, err)
+			return fmt.Errorf("listing bucket %q (prefix %q) stopped: %w", r.Bucket, r.Prefix, err)
 		}
 		var n, b int64
 		for _, o := range page.Objects {
@@ -329,10 +452,12 @@ func (c *Copier) enumerate(ctx context.Context, out chan<- providers.Object) err
 		c.mu.Lock()
 		c.sum.Objects += n
 		c.sum.Bytes += b
+		c.sum.Routes[i].Objects += n
+		c.sum.Routes[i].Bytes += b
 		c.mu.Unlock()
 		for _, o := range page.Objects {
 			select {
-			case out <- o:
+			case out <- work{route: i, obj: o}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -371,165 +496,23 @@ func (c *Copier) call(ctx context.Context, attempts *int, f func(context.Context
 	return err
 }
 
-// blobName decides the blob name of obj, or why it is skipped.
-func (c *Copier) blobName(obj providers.Object) (name, skip string) {
-	if strings.HasSuffix(obj.Key, "/") {
-		return "", "folder marker (key ends in /)"
-	}
-	rel := strings.TrimPrefix(obj.Key, c.o.Prefix)
-	name = naming.JoinBlobName(c.o.DestPrefix, rel)
-	if err := naming.CheckBlobName(name); err != nil {
-		return name, "blob name not allowed by Azure: " + err.Error()
-	}
-	return name, ""
-}
-
-func (c *Copier) copyObject(ctx context.Context, obj providers.Object) ObjectResult {
-	r := ObjectResult{Bucket: c.o.Bucket, Key: obj.Key, Container: c.o.Container, Size: obj.Size}
-	if ctx.Err() != nil {
-		r.Outcome, r.Reason = Interrupted, "run canceled before this object started"
-		return r
-	}
-	name, skip := c.blobName(obj)
-	r.Blob = name
-	if skip != "" {
-		r.Outcome, r.Reason = Skipped, skip
-		return r
-	}
-	fail := func(err error) ObjectResult {
-		if providers.KindOf(err) == providers.KindCanceled && ctx.Err() != nil {
-			r.Outcome, r.Reason = Interrupted, "run canceled while copying"
-			return r
-		}
-		r.Outcome, r.Err, r.Reason = Failed, err, providers.Redact(err.Error())
-		return r
-	}
-
-	// Properties and metadata are not in the listing: one HEAD.
-	var info providers.ObjectInfo
-	if err := c.call(ctx, &r.Attempts, func(ctx context.Context) error {
-		var err error
-		info, err = c.src.Stat(ctx, c.o.Bucket, obj.Key)
-		return err
-	}); err != nil {
-		return fail(err)
-	}
-	// Pin what the listing saw unless HEAD knows better (newer version).
-	if info.VersionID == "" {
-		info.VersionID = obj.VersionID
-	}
-	obj = info.Object
-	r.Size = obj.Size
-	props := info.Properties
-	md, err := metadata.Map(props.Metadata, c.o.MetadataPolicy)
-	if err != nil {
-		r.Outcome, r.Err = Failed, err
-		r.Reason = "metadata: " + err.Error()
-		return r
-	}
-	r.Warnings = md.Warnings
-	props.Metadata = md.Metadata
-
-	switch {
-	case obj.Size == 0:
-		r.Mode = ModeEmpty
-		err = c.call(ctx, &r.Attempts, func(ctx context.Context) error {
-			return c.ingest.CommitBlocks(ctx, c.o.Container, name, nil, props)
-		})
-	case obj.Size <= c.o.PutBlobMaxSize:
-		r.Mode = ModePutFromURL
-		err = c.call(ctx, &r.Attempts, func(ctx context.Context) error {
-			u, err := c.pre.PresignGet(ctx, c.o.Bucket, obj, c.o.PresignTTL)
-			if err != nil {
-				return err
-			}
-			return c.ingest.PutBlobFromURL(ctx, c.o.Container, name, u, obj.Size, props)
-		})
-	default:
-		r.Mode = ModeBlocksFromURL
-		r.Blocks, err = c.copyBlocks(ctx, obj, name, props, &r.Attempts)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	r.Outcome = Copied
-	return r
-}
-
-// copyBlocks stages every block of obj from a freshly presigned URL, in
-// parallel under the global request bound, then commits them in order.
-func (c *Copier) copyBlocks(ctx context.Context, obj providers.Object, name string, props providers.Properties, attempts *int) (int, error) {
-	plan, err := PlanBlocks(obj.Size, c.o.BlockSize, c.limits)
-	if err != nil {
-		return 0, &providers.Error{Kind: providers.KindInvalid, Op: "PlanBlocks", Where: c.o.Bucket + "/" + obj.Key, Msg: err.Error()}
-	}
-	ids := BlockIDs(c.o.Bucket, obj, plan)
-	workers := min(plan.Count, c.o.Concurrency)
-	next := make(chan int)
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(next)
-		for i := range ids {
-			select {
-			case next <- i:
-			case <-gctx.Done():
-				return nil
-			}
-		}
-		return nil
-	})
-	for w := 0; w < workers; w++ {
-		g.Go(func() error {
-			for i := range next {
-				n := 0
-				err := c.call(gctx, &n, func(ctx context.Context) error {
-					u, err := c.pre.PresignGet(ctx, c.o.Bucket, obj, c.o.PresignTTL)
-					if err != nil {
-						return err
-					}
-					return c.ingest.StageBlockFromURL(ctx, c.o.Container, name, ids[i], u, plan.Range(i))
-				})
-				mu.Lock()
-				*attempts += n
-				mu.Unlock()
-				if err != nil {
-					return fmt.Errorf("block %d of %d: %w", i+1, plan.Count, err)
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return 0, err
-	}
-	err = c.call(ctx, attempts, func(ctx context.Context) error {
-		return c.ingest.CommitBlocks(ctx, c.o.Container, name, ids, props)
-	})
-	return plan.Count, err
-}
-
 // finish records one object's result in the summary and reports it.
-func (c *Copier) finish(r ObjectResult) {
+func (c *Copier) finish(route int, r ObjectResult) {
 	c.mu.Lock()
 	s := &c.sum
 	s.Warnings += int64(len(r.Warnings))
+	if r.Renamed {
+		s.Renamed++
+	}
+	s.Counts.add(r)
+	s.Routes[route].Counts.add(r)
 	switch r.Outcome {
-	case Copied:
-		s.Copied++
-		s.CopiedBytes += r.Size
 	case Skipped:
-		s.Skipped++
-		s.SkippedBytes += r.Size
 		s.SkipReasons[skipKind(r.Reason)]++
 	case Failed:
-		s.Failed++
-		s.FailedBytes += r.Size
 		if len(s.Failures) < c.o.MaxFailuresKept {
-			s.Failures = append(s.Failures, Failure{Key: r.Key, Blob: r.Blob, Reason: r.Reason})
+			s.Failures = append(s.Failures, Failure{Bucket: r.Bucket, Key: r.Key, Blob: r.Blob, Reason: r.Reason})
 		}
-	case Interrupted:
-		s.Interrupted++
 	}
 	c.mu.Unlock()
 	if c.o.OnResult != nil {

@@ -67,7 +67,7 @@ func TestCopyMixedObjects(t *testing.T) {
 	}
 	var results sync.Map
 	c, err := New(r.src, r.dst, Options{
-		Bucket: "bkt", Prefix: "data/", Container: "cont", DestPrefix: "moved",
+		Routes:      []Route{{Bucket: "bkt", Prefix: "data/", Container: "cont", DestPrefix: "moved"}},
 		Concurrency: 4, PutBlobMaxSize: 4096, BlockSize: 1024, Retry: fastRetry(),
 		OnResult: func(res ObjectResult) { results.Store(res.Key, res) },
 	})
@@ -78,7 +78,7 @@ func TestCopyMixedObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Objects != 6 || sum.Copied != 4 || sum.Skipped != 2 || sum.Failed != 0 || !sum.ContainerCreated {
+	if sum.Objects != 6 || sum.Copied != 4 || sum.Skipped != 2 || sum.Failed != 0 || !sum.Routes[0].ContainerCreated {
 		t.Fatalf("summary %+v", sum)
 	}
 	wantBytes := int64(0 + 1 + 3000 + 10*1024 + 17)
@@ -145,7 +145,7 @@ func TestRetriesTransientAndReportsPermanentFailures(t *testing.T) {
 	r.src.Put("bkt", "flaky", payload(50, 9), providers.Properties{})
 	r.src.Put("bkt", "denied", payload(50, 9), providers.Properties{})
 	var flakyAttempts int
-	c, _ := New(r.src, r.dst, Options{Bucket: "bkt", Container: "c", Concurrency: 3, Retry: fastRetry(),
+	c, _ := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Concurrency: 3, Retry: fastRetry(),
 		OnResult: func(res ObjectResult) {
 			if res.Key == "flaky" {
 				flakyAttempts = res.Attempts
@@ -209,7 +209,7 @@ func TestGlobalBoundOnRequestsInFlight(t *testing.T) {
 	}
 	dst := &inflight{Store: r.dst}
 	const bound = 5
-	c, _ := New(r.src, dst, Options{Bucket: "bkt", Container: "c", Concurrency: bound, PutBlobMaxSize: 1024, BlockSize: 1024, Retry: fastRetry()})
+	c, _ := New(r.src, dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Concurrency: bound, PutBlobMaxSize: 1024, BlockSize: 1024, Retry: fastRetry()})
 	sum, err := c.Run(context.Background())
 	if err != nil || sum.Copied != 12 {
 		t.Fatalf("sum %+v err %v", sum, err)
@@ -230,7 +230,7 @@ func TestListingPagesAreStreamed(t *testing.T) {
 	for i := 0; i < 25; i++ {
 		r.src.Put("bkt", fmt.Sprintf("k%03d", i), payload(1, byte(i)), providers.Properties{})
 	}
-	c, _ := New(r.src, r.dst, Options{Bucket: "bkt", Container: "c", Concurrency: 2, PageSize: 4, Retry: fastRetry()})
+	c, _ := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Concurrency: 2, PageSize: 4, Retry: fastRetry()})
 	sum, err := c.Run(context.Background())
 	if err != nil || sum.Copied != 25 {
 		t.Fatalf("sum %+v err %v", sum, err)
@@ -242,16 +242,16 @@ func TestListingPagesAreStreamed(t *testing.T) {
 
 func TestSetupErrors(t *testing.T) {
 	r := newRig(t, nil)
-	c, _ := New(r.src, r.dst, Options{Bucket: "missing", Container: "c", Retry: fastRetry()})
+	c, _ := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "missing", Container: "c"}}, Retry: fastRetry()})
 	_, err := c.Run(context.Background())
 	var se *SetupError
 	if !errors.As(err, &se) || !errors.Is(err, providers.ErrNotFound) || !strings.Contains(err.Error(), `"missing"`) {
 		t.Fatalf("err = %v, want a SetupError naming the missing bucket", err)
 	}
-	if _, err := New(r.src, r.dst, Options{Bucket: "b", Container: "c", PutBlobMaxSize: 6000 * MiB}); err == nil {
+	if _, err := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "b", Container: "c"}}, PutBlobMaxSize: 6000 * MiB}); err == nil {
 		t.Error("a put-blob size above the destination's limit must be refused")
 	}
-	if _, err := New(struct{ providers.Source }{r.src}, r.dst, Options{Bucket: "b", Container: "c"}); !errors.Is(err, providers.ErrCantServerSide) {
+	if _, err := New(struct{ providers.Source }{r.src}, r.dst, Options{Routes: []Route{{Bucket: "b", Container: "c"}}}); !errors.Is(err, providers.ErrCantServerSide) {
 		t.Errorf("a source that cannot presign: err = %v", err)
 	}
 }
@@ -260,7 +260,7 @@ func TestMetadataPolicyFailsObject(t *testing.T) {
 	r := newRig(t, nil)
 	r.src.Put("bkt", "bad", payload(3, 1), providers.Properties{Metadata: map[string]string{"my-key": "x"}})
 	r.src.Put("bkt", "good", payload(3, 1), providers.Properties{Metadata: map[string]string{"ok": "x"}})
-	c, _ := New(r.src, r.dst, Options{Bucket: "bkt", Container: "c", MetadataPolicy: metadata.FailIfInvalid, Retry: fastRetry()})
+	c, _ := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, MetadataPolicy: metadata.FailIfInvalid, Retry: fastRetry()})
 	sum, err := c.Run(context.Background())
 	if err != nil || sum.Copied != 1 || sum.Failed != 1 || !strings.Contains(sum.Failures[0].Reason, "my-key") {
 		t.Fatalf("sum %+v err %v", sum, err)
@@ -280,7 +280,7 @@ func TestCancelStopsTheRun(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		r.src.Put("bkt", fmt.Sprintf("k%03d", i), payload(10, byte(i)), providers.Properties{})
 	}
-	c, _ := New(r.src, r.dst, Options{Bucket: "bkt", Container: "c", Concurrency: 2, Retry: fastRetry()})
+	c, _ := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Concurrency: 2, Retry: fastRetry()})
 	sum, err := c.Run(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -23,17 +24,24 @@ var errHelp = errors.New("help shown")
 
 // copyFlags are the flags of 'migrate copy', as typed values.
 type copyFlags struct {
-	s3Endpoint     string
-	region         string
-	awsProfile     string
-	azureEndpoint  string
-	concurrency    int
-	putBlobMaxSize int64
-	blockSize      int64
-	presignTTL     time.Duration
-	metadataPolicy string
-	retries        int
-	pageSize       int
+	s3Endpoint       string
+	region           string
+	awsProfile       string
+	azureEndpoint    string
+	concurrency      int
+	putBlobMaxSize   int64
+	blockSize        int64
+	presignTTL       time.Duration
+	metadataPolicy   string
+	retries          int
+	pageSize         int
+	containerMap     []string
+	containerMapFile string
+	allowExisting    bool
+	renameKeys       bool
+	renameManifest   string
+	keepFolders      bool
+	dryRun           bool
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -41,7 +49,7 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint URL (path-style addressing), e.g. http://127.0.0.1:7070")
-	fs.StringVar(&f.region, "region", "", "AWS region of the source bucket (default: from the URL, AWS_REGION or the profile; else us-east-1)")
+	fs.StringVar(&f.region, "region", "", "AWS region of the source; with s3:// (all buckets) only the buckets of this region are copied")
 	fs.StringVar(&f.awsProfile, "aws-profile", "", "AWS shared config profile to take credentials and region from")
 	fs.StringVar(&f.azureEndpoint, "azure-endpoint", "", "Blob service URL to use instead of the one in DST (emulators, sovereign clouds), e.g. http://127.0.0.1:10000/devstoreaccount1")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "requests in flight at once, blocks included, and objects worked on at once")
@@ -51,6 +59,13 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.metadataPolicy, "s2s-handle-invalid-metadata", "ExcludeIfInvalid", "user metadata whose names Azure refuses: ExcludeIfInvalid, FailIfInvalid or RenameIfInvalid")
 	fs.StringVar(&f.metadataPolicy, "s2s-invalid-metadata-handle", "ExcludeIfInvalid", "alias of --s2s-handle-invalid-metadata")
 	_ = fs.MarkHidden("s2s-invalid-metadata-handle")
+	fs.StringArrayVar(&f.containerMap, "container-map", nil, "bucket=container: copy this bucket into this container instead of the mapped name (repeatable)")
+	fs.StringVar(&f.containerMapFile, "container-map-file", "", "file of bucket=container lines (# starts a comment), as --container-map")
+	fs.BoolVar(&f.allowExisting, "allow-existing-containers", false, "let a bucket's mapped container be one that already exists (merging intended); without it such a bucket is not copied")
+	fs.BoolVar(&f.renameKeys, "rename-invalid-keys", false, "give keys Azure cannot hold a reversible blob name (trailing '.' -> '．', '\\' -> '＼', control characters escaped) instead of skipping them")
+	fs.StringVar(&f.renameManifest, "rename-manifest", "migrate-renamed-keys.jsonl", "with --rename-invalid-keys: file that lists every renamed key and its blob name (JSON lines)")
+	fs.BoolVar(&f.keepFolders, "keep-folder-markers", false, "copy keys ending in '/' as zero-byte blobs instead of skipping them")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "list every decision (names, metadata, sizes, how each object would move) and write nothing")
 	fs.IntVar(&f.retries, "retries", pipeline.DefaultRetry.MaxAttempts-1, "retries of a throttled or transient request, with exponential backoff")
 	fs.IntVar(&f.pageSize, "page-size", 0, "listing page size (default: the service's, 1000 for S3)")
 	fs.Usage = func() {
@@ -60,20 +75,28 @@ Copies every object of SRC into DST. Azure pulls each object from a presigned
 S3 URL (Put Blob From URL, or Put Block From URL and Put Block List for large
 objects): the bytes never pass through this machine.
 
-SRC  s3://bucket[/prefix]
+SRC  s3://bucket[/prefix]              one bucket
+     s3://                             every bucket of the account (--region R: of one region)
      https://s3.amazonaws.com/bucket[/prefix]
      https://bucket.s3.REGION.amazonaws.com[/prefix]
      https://s3.REGION.amazonaws.com/bucket[/prefix]
 DST  https://ACCOUNT.blob.core.windows.net/container[/prefix][?SAS]
-     http://127.0.0.1:PORT/ACCOUNT/container[/prefix]   (emulators)
+     https://ACCOUNT.blob.core.windows.net/[?SAS]   each bucket into its own container,
+                                                   named as AzCopy does (my.bucket -> my-bucket)
+     http://127.0.0.1:PORT/ACCOUNT[/container[/prefix]]   (emulators)
 
 Credentials: AWS from the SDK's default chain (environment, shared config and
 --aws-profile, SSO, web identity, instance roles). Azure from the SAS in DST,
 else AZURE_STORAGE_CONNECTION_STRING, else AZURE_STORAGE_ACCOUNT with
 AZURE_STORAGE_KEY, else Azure's DefaultAzureCredential.
 
-Exit codes: 0 all copied, 1 some objects failed, 2 usage or configuration
-error, 130 interrupted.
+Examples:
+  migrate copy s3://photos https://acct.blob.core.windows.net/photos
+  migrate copy s3:// https://acct.blob.core.windows.net/ --region eu-west-1 --dry-run
+  migrate copy s3://logs/2024 https://acct.blob.core.windows.net/archive/logs --concurrency 128
+
+Exit codes: 0 all copied, 1 some objects or buckets failed, 2 usage or
+configuration error, 130 interrupted.
 
 Flags:
 `)
@@ -88,6 +111,8 @@ type copyJob struct {
 	dst      azure.Location
 	s3Opts   s3.Options
 	azOpts   azure.Options
+	routes   pipeline.RouteOptions
+	manifest string // rename manifest path, "" when not renaming
 	pipeOpts pipeline.Options
 }
 
@@ -110,14 +135,14 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if j.src, err = s3.ParseURL(fs.Arg(0)); err != nil {
 		return copyJob{}, usagef("source: %v", err)
 	}
-	if j.src.Bucket == "" {
-		return copyJob{}, usagef("source %q names no bucket: give s3://bucket[/prefix]", fs.Arg(0))
-	}
 	if j.dst, err = azure.ParseURL(fs.Arg(1)); err != nil {
 		return copyJob{}, usagef("destination: %v", err)
 	}
-	if j.dst.Container == "" {
-		return copyJob{}, usagef("destination %s names no container: give https://ACCOUNT.blob.core.windows.net/container[/prefix]", providers.RedactURL(fs.Arg(1)))
+	if j.src.Bucket == "" && j.dst.Container != "" {
+		return copyJob{}, usagef("source %s names every bucket, so the destination must name no container (each bucket gets its own): give https://%s.blob.core.windows.net/", fs.Arg(0), j.dst.Account)
+	}
+	if j.src.Bucket == "" && j.src.Prefix != "" {
+		return copyJob{}, usagef("source %s has a prefix but no bucket", fs.Arg(0))
 	}
 	policy, err := metadata.ParsePolicy(f.metadataPolicy)
 	if err != nil {
@@ -137,6 +162,10 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	}
 	if f.blockSize < 0 || f.blockSize > pipeline.AzureLimits.MaxBlockSize {
 		return copyJob{}, usagef("--block-size must be at most 4000MiB (Azure's block limit), got %s", pipeline.FormatBytes(f.blockSize))
+	}
+	overrides, err := containerMap(f.containerMap, f.containerMapFile)
+	if err != nil {
+		return copyJob{}, err
 	}
 
 	// Source.
@@ -179,21 +208,73 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		return copyJob{}, usagef("no Azure credential for the http endpoint %s: put a SAS in DST, or set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY", j.azOpts.ServiceURL)
 	}
 
+	j.routes = pipeline.RouteOptions{Prefix: folderPrefix(j.src.Prefix), DestPrefix: j.dst.Prefix,
+		Overrides: overrides, AllowExisting: f.allowExisting}
+	if j.src.Bucket != "" {
+		j.routes.Buckets = []string{j.src.Bucket}
+	} else {
+		j.routes.Region = region
+	}
+	if f.renameKeys {
+		j.manifest = f.renameManifest
+	}
 	j.pipeOpts = pipeline.Options{
-		Bucket:         j.src.Bucket,
-		Prefix:         folderPrefix(j.src.Prefix),
-		Container:      j.dst.Container,
-		DestPrefix:     j.dst.Prefix,
-		Concurrency:    f.concurrency,
-		PutBlobMaxSize: f.putBlobMaxSize,
-		BlockSize:      f.blockSize,
-		PresignTTL:     f.presignTTL,
-		MetadataPolicy: policy,
-		PageSize:       f.pageSize,
-		Retry:          pipeline.DefaultRetry,
+		Concurrency:       f.concurrency,
+		PutBlobMaxSize:    f.putBlobMaxSize,
+		BlockSize:         f.blockSize,
+		PresignTTL:        f.presignTTL,
+		MetadataPolicy:    policy,
+		RenameInvalidKeys: f.renameKeys,
+		KeepFolderMarkers: f.keepFolders,
+		DryRun:            f.dryRun,
+		PageSize:          f.pageSize,
+		Retry:             pipeline.DefaultRetry,
 	}
 	j.pipeOpts.Retry.MaxAttempts = f.retries + 1
 	return j, nil
+}
+
+// containerMap reads --container-map values and the --container-map-file.
+func containerMap(pairs []string, file string) (map[string]string, error) {
+	m := map[string]string{}
+	add := func(where, line string) error {
+		b, c, ok := strings.Cut(line, "=")
+		b, c = strings.TrimSpace(b), strings.TrimSpace(c)
+		if !ok || b == "" || c == "" {
+			return usagef("%s: %q is not bucket=container", where, line)
+		}
+		if prev, dup := m[b]; dup && prev != c {
+			return usagef("%s: bucket %q is mapped twice (%q and %q)", where, b, prev, c)
+		}
+		m[b] = c
+		return nil
+	}
+	for _, p := range pairs {
+		if err := add("--container-map", p); err != nil {
+			return nil, err
+		}
+	}
+	if file != "" {
+		fh, err := os.Open(file)
+		if err != nil {
+			return nil, usagef("--container-map-file: %v", err)
+		}
+		defer fh.Close()
+		sc := bufio.NewScanner(fh)
+		for n := 1; sc.Scan(); n++ {
+			line, _, _ := strings.Cut(sc.Text(), "#")
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if err := add(fmt.Sprintf("%s line %d", file, n), line); err != nil {
+				return nil, err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, usagef("--container-map-file: %v", err)
+		}
+	}
+	return m, nil
 }
 
 // folderPrefix treats a source prefix as a folder, as the AWS CLI's
@@ -218,82 +299,64 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	if err != nil {
 		return usagef("Azure destination: %v", err)
 	}
+
+	// Routes: the container named in DST, or each bucket's mapped one.
+	if j.dst.Container != "" {
+		j.pipeOpts.Routes = []pipeline.Route{{Bucket: j.src.Bucket, Prefix: j.routes.Prefix, Container: j.dst.Container, DestPrefix: j.dst.Prefix}}
+	} else {
+		routes, mappings, err := pipeline.PlanRoutes(ctx, src, dst, j.routes)
+		if err != nil {
+			return usageError{err}
+		}
+		if len(routes) == 0 {
+			return usagef("no bucket to copy (region filter %q)", j.routes.Region)
+		}
+		printMappings(stdout, mappings)
+		j.pipeOpts.Routes = routes
+	}
+
+	if j.manifest != "" {
+		fh, err := os.OpenFile(j.manifest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return usagef("--rename-manifest: %v", err)
+		}
+		defer fh.Close()
+		j.pipeOpts.RenameManifest = fh
+	}
 	var outMu sync.Mutex
 	j.pipeOpts.OnResult = func(r pipeline.ObjectResult) {
-		if r.Outcome != pipeline.Failed && len(r.Warnings) == 0 {
-			return
-		}
 		outMu.Lock()
 		defer outMu.Unlock()
-		for _, w := range r.Warnings {
-			fmt.Fprintf(stderr, "warning: s3://%s/%s: %s\n", r.Bucket, r.Key, w)
-		}
-		if r.Outcome == pipeline.Failed {
-			fmt.Fprintf(stderr, "failed: s3://%s/%s: %s\n", r.Bucket, r.Key, r.Reason)
-		}
+		reportObject(stdout, stderr, r)
 	}
 	cp, err := pipeline.New(src, dst, j.pipeOpts)
 	if err != nil {
 		return usagef("%v", err)
-	}
-	from := "s3://" + j.src.Bucket + "/" + j.pipeOpts.Prefix
-	to := providers.RedactURL(strings.TrimRight(j.azOpts.ServiceURL, "/") + "/" + j.dst.Container + "/" + j.dst.Prefix)
-	if j.azOpts.ServiceURL == "" {
-		to = j.dst.Container + "/" + j.dst.Prefix
 	}
 	sum, runErr := cp.Run(ctx)
 	var se *pipeline.SetupError
 	if errors.As(runErr, &se) {
 		return usageError{runErr} // nothing was attempted: no summary
 	}
-	printSummary(stdout, from, to, sum)
+	printSummary(stdout, serviceName(j), sum)
+	if j.manifest != "" && sum.Renamed > 0 {
+		fmt.Fprintf(stdout, "Renamed keys are listed in %s\n", j.manifest)
+	}
 	switch {
 	case errors.Is(runErr, context.Canceled) || ctx.Err() != nil:
 		return context.Canceled
 	case runErr != nil:
 		return runErr
-	case sum.Failed > 0:
-		return failedError{sum.Failed}
+	case !sum.OK():
+		return failedError{sum.Failed + int64(sum.FailedRoutes)}
 	}
 	return nil
 }
 
-// printSummary writes the final summary for a person.
-func printSummary(w io.Writer, from, to string, s pipeline.Summary) {
-	fmt.Fprintf(w, "\nSummary: %s -> %s\n", from, to)
-	fmt.Fprintf(w, "  objects listed:  %d (%s)\n", s.Objects, pipeline.FormatBytes(s.Bytes))
-	fmt.Fprintf(w, "  copied:          %d (%s)\n", s.Copied, pipeline.FormatBytes(s.CopiedBytes))
-	fmt.Fprintf(w, "  skipped:         %d (%s)\n", s.Skipped, pipeline.FormatBytes(s.SkippedBytes))
-	for _, k := range sortedKeys(s.SkipReasons) {
-		fmt.Fprintf(w, "    %-40s %d\n", k+":", s.SkipReasons[k])
+// serviceName is the destination as the summary shows it, without secrets.
+func serviceName(j copyJob) string {
+	if j.azOpts.ServiceURL == "" {
+		return "https://" + j.dst.Account + ".blob.core.windows.net"
 	}
-	fmt.Fprintf(w, "  failed:          %d (%s)\n", s.Failed, pipeline.FormatBytes(s.FailedBytes))
-	if s.Interrupted > 0 {
-		fmt.Fprintf(w, "  interrupted:     %d\n", s.Interrupted)
-	}
-	if s.Warnings > 0 {
-		fmt.Fprintf(w, "  warnings:        %d\n", s.Warnings)
-	}
-	fmt.Fprintf(w, "  elapsed:         %s (%.1f objects/s, %d requests)\n", s.Elapsed.Round(time.Millisecond), s.ObjectsPerSecond(), s.Requests)
-	if s.ContainerCreated {
-		fmt.Fprintf(w, "  container created\n")
-	}
-	if len(s.Failures) > 0 {
-		fmt.Fprintf(w, "Failed objects:\n")
-		for _, f := range s.Failures {
-			fmt.Fprintf(w, "  %s -> %s: %s\n", f.Key, f.Blob, f.Reason)
-		}
-		if int64(len(s.Failures)) < s.Failed {
-			fmt.Fprintf(w, "  ... and %d more (see stderr)\n", s.Failed-int64(len(s.Failures)))
-		}
-	}
-}
-
-func sortedKeys(m map[string]int64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return providers.RedactURL(strings.TrimRight(j.azOpts.ServiceURL, "/"))
 }

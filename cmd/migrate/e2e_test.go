@@ -65,7 +65,31 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{s3: testenv.S3(t), az: testenv.Azure(t)}
+	return newWorldOn(t, testenv.S3(t), testenv.Azure(t))
+}
+
+// newPrivateWorld starts servers of the test's own, for tests that see the
+// whole account (every bucket, every container).
+func newPrivateWorld(t *testing.T) *world {
+	t.Helper()
+	testenv.S3(t) // skips, or fails in CI, when the rig is missing
+	ctx := context.Background()
+	s3srv, err := testenv.StartS3(ctx, testenv.S3Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s3srv.Stop() })
+	az, err := testenv.StartAzure(ctx, testenv.AzureOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { az.Stop() })
+	return newWorldOn(t, s3srv, az)
+}
+
+func newWorldOn(t *testing.T, s3srv *testenv.S3Server, az *testenv.AzureServer) *world {
+	t.Helper()
+	w := &world{s3: s3srv, az: az}
 	var err error
 	if w.proxy, err = testenv.NewS3Proxy(w.s3.Endpoint); err != nil {
 		t.Fatal(err)
@@ -434,5 +458,85 @@ func TestAzureCredentialForms(t *testing.T) {
 				t.Errorf("blobs %v", blobs)
 			}
 		})
+	}
+}
+
+func (w *world) containers(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	pager := w.azc.NewListContainersPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page.ContainerItems {
+			names = append(names, *c.Name)
+		}
+	}
+	return names
+}
+
+// TestAccountWideCopyMapsNames copies every bucket of an account in one
+// run, each into its own container named by AzCopy's rules.
+func TestAccountWideCopyMapsNames(t *testing.T) {
+	w := newPrivateWorld(t)
+	buckets := map[string]string{ // bucket -> expected container
+		"my.data": "my-data-2", "my-data": "my-data", "a----b": "a-4-b", "plain-bucket": "plain-bucket",
+	}
+	for b := range buckets {
+		w.seed(t, b, []seed{{key: "in-" + b + ".txt", data: []byte(b)}, {key: "sub/x", data: providertest.Data(99, 3)}})
+	}
+	account := "https://" + w.az.Account + ".blob.core.windows.net/"
+	args := []string{"copy", "s3://", account, "--s3-endpoint", w.proxy.URL, "--azure-endpoint", w.az.Endpoint}
+
+	// A dry run first: it shows the table and writes nothing.
+	before := len(w.proxy.Records())
+	code, stdout, stderr := w.run(t, append(args, "--dry-run")...)
+	if code != 0 {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for b, c := range buckets {
+		if !strings.Contains(stdout, b) || !strings.Contains(stdout, c) {
+			t.Errorf("dry run output lacks %s -> %s:\n%s", b, c, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "would copy:      8") || !strings.Contains(stdout, `"." replaced by "-"`) {
+		t.Errorf("dry run summary:\n%s", stdout)
+	}
+	if got := w.containers(t); len(got) != 0 {
+		t.Errorf("the dry run created containers %v", got)
+	}
+	for _, r := range w.proxy.Records()[before:] {
+		if r.Method != "GET" && r.Method != "HEAD" {
+			t.Errorf("the dry run sent %s to S3", r.Method)
+		}
+	}
+
+	// An unrelated container already holds one of the names: that bucket is
+	// not copied (exit 1) unless merging is allowed.
+	if _, err := w.azc.CreateContainer(context.Background(), "plain-bucket", nil); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = w.run(t, args...)
+	if code != 1 || !strings.Contains(stdout, "NOT COPIED") || !strings.Contains(stdout, "buckets failed:  1") {
+		t.Fatalf("collision run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if n := len(w.listBlobs(t, "plain-bucket")); n != 0 {
+		t.Errorf("the existing container received %d blobs", n)
+	}
+	code, stdout, stderr = w.run(t, append(args, "--allow-existing-containers")...)
+	if code != 0 {
+		t.Fatalf("merge run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	got := w.containers(t)
+	if len(got) != len(buckets) {
+		t.Errorf("containers %v, want one per bucket", got)
+	}
+	for b, c := range buckets {
+		blobs := w.listBlobs(t, c)
+		if len(blobs) != 2 || blobs["in-"+b+".txt"] != int64(len(b)) {
+			t.Errorf("container %s holds %v, want bucket %s's two objects", c, blobs, b)
+		}
 	}
 }

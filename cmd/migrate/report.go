@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/migrate-tool/migrate/naming"
+	"github.com/migrate-tool/migrate/pipeline"
+)
+
+// printMappings shows the bucket -> container table of a multi-bucket run,
+// with the reason for every changed or unmappable name.
+func printMappings(w io.Writer, ms []naming.Mapping) {
+	fmt.Fprintf(w, "Buckets -> containers:\n")
+	for _, m := range ms {
+		switch {
+		case m.Err != nil:
+			fmt.Fprintf(w, "  %-40s NOT COPIED: %v\n", m.Bucket, m.Err)
+		case m.Changed:
+			fmt.Fprintf(w, "  %-40s -> %s (%s)\n", m.Bucket, m.Container, m.Reason)
+		default:
+			fmt.Fprintf(w, "  %-40s -> %s\n", m.Bucket, m.Container)
+		}
+	}
+}
+
+// reportObject prints what a person needs to see of one object as it
+// finishes: failures and warnings on stderr; in a dry run, every decision
+// on stdout.
+func reportObject(stdout, stderr io.Writer, r pipeline.ObjectResult) {
+	src := "s3://" + r.Bucket + "/" + r.Key
+	for _, w := range r.Warnings {
+		fmt.Fprintf(stderr, "warning: %s: %s\n", src, w)
+	}
+	switch r.Outcome {
+	case pipeline.Failed:
+		fmt.Fprintf(stderr, "failed: %s: %s\n", src, r.Reason)
+	case pipeline.Planned:
+		how := string(r.Mode)
+		if r.Blocks > 0 {
+			how = fmt.Sprintf("%s, %d blocks", r.Mode, r.Blocks)
+		}
+		line := fmt.Sprintf("would copy %s -> %s/%s (%s, %s)", src, r.Container, r.Blob, pipeline.FormatBytes(r.Size), how)
+		if r.Renamed {
+			line += " [renamed]"
+		}
+		var md []string
+		for _, d := range r.Metadata {
+			if d.Action != "kept" {
+				md = append(md, fmt.Sprintf("%s %s", d.Key, d.Action))
+			}
+		}
+		if len(md) > 0 {
+			line += " [metadata: " + strings.Join(md, ", ") + "]"
+		}
+		fmt.Fprintln(stdout, line)
+	case pipeline.Skipped:
+		if r.Reason != "" {
+			fmt.Fprintf(stdout, "skipped %s: %s\n", src, r.Reason)
+		}
+	}
+}
+
+// printSummary writes the final summary for a person.
+func printSummary(w io.Writer, service string, s pipeline.Summary) {
+	title := "Summary"
+	if s.DryRun {
+		title = "Dry run (nothing was written)"
+	}
+	fmt.Fprintf(w, "\n%s: -> %s\n", title, service)
+	if len(s.Routes) > 1 || len(s.Routes) == 1 && s.Routes[0].Error != "" {
+		fmt.Fprintf(w, "  %-32s %-32s %9s %9s %9s %9s\n", "bucket", "container", "objects", "done", "skipped", "failed")
+		for _, r := range s.Routes {
+			done := r.Copied + r.Planned
+			fmt.Fprintf(w, "  %-32s %-32s %9d %9d %9d %9d\n", r.Bucket, r.Container, r.Objects, done, r.Skipped, r.Failed)
+			if r.Error != "" {
+				fmt.Fprintf(w, "    error: %s\n", r.Error)
+			}
+		}
+	} else if len(s.Routes) == 1 {
+		r := s.Routes[0]
+		fmt.Fprintf(w, "  s3://%s/%s -> %s/%s\n", r.Bucket, r.Prefix, r.Container, r.DestPrefix)
+	}
+	fmt.Fprintf(w, "  objects listed:  %d (%s)\n", s.Objects, pipeline.FormatBytes(s.Bytes))
+	if s.DryRun {
+		fmt.Fprintf(w, "  would copy:      %d (%s)\n", s.Planned, pipeline.FormatBytes(s.PlannedBytes))
+	} else {
+		fmt.Fprintf(w, "  copied:          %d (%s)\n", s.Copied, pipeline.FormatBytes(s.CopiedBytes))
+	}
+	fmt.Fprintf(w, "  skipped:         %d (%s)\n", s.Skipped, pipeline.FormatBytes(s.SkippedBytes))
+	reasons := make([]string, 0, len(s.SkipReasons))
+	for k := range s.SkipReasons {
+		reasons = append(reasons, k)
+	}
+	slices.Sort(reasons)
+	for _, k := range reasons {
+		fmt.Fprintf(w, "    %-40s %d\n", k+":", s.SkipReasons[k])
+	}
+	fmt.Fprintf(w, "  failed:          %d (%s)\n", s.Failed, pipeline.FormatBytes(s.FailedBytes))
+	if s.FailedRoutes > 0 {
+		fmt.Fprintf(w, "  buckets failed:  %d\n", s.FailedRoutes)
+	}
+	if s.Renamed > 0 {
+		fmt.Fprintf(w, "  renamed keys:    %d\n", s.Renamed)
+	}
+	if s.Interrupted > 0 {
+		fmt.Fprintf(w, "  interrupted:     %d\n", s.Interrupted)
+	}
+	if s.Warnings > 0 {
+		fmt.Fprintf(w, "  warnings:        %d\n", s.Warnings)
+	}
+	fmt.Fprintf(w, "  elapsed:         %s (%.1f objects/s, %d requests)\n", s.Elapsed.Round(time.Millisecond), s.ObjectsPerSecond(), s.Requests)
+	var created []string
+	for _, r := range s.Routes {
+		if r.ContainerCreated {
+			created = append(created, r.Container)
+		}
+	}
+	if len(created) > 0 {
+		fmt.Fprintf(w, "  containers created: %s\n", strings.Join(created, ", "))
+	}
+	if len(s.Failures) > 0 {
+		fmt.Fprintf(w, "Failed objects:\n")
+		for _, f := range s.Failures {
+			fmt.Fprintf(w, "  s3://%s/%s -> %s: %s\n", f.Bucket, f.Key, f.Blob, f.Reason)
+		}
+		if int64(len(s.Failures)) < s.Failed {
+			fmt.Fprintf(w, "  ... and %d more (see stderr)\n", s.Failed-int64(len(s.Failures)))
+		}
+	}
+}
