@@ -18,6 +18,7 @@ import (
 const (
 	skipFolderMarker = "folder marker (key ends in /)"
 	skipBlobName     = "blob name not allowed by Azure"
+	skipArchived     = "archived: restore first"
 )
 
 // blobName decides the blob name of key under route r, whether it is an
@@ -47,16 +48,63 @@ type plan struct {
 	blocks BlockPlan
 }
 
-// decide makes the plan of obj from what Stat returned.
-func (c *Copier) decide(info providers.ObjectInfo, res *ObjectResult) (plan, error) {
-	p := plan{props: info.Properties}
-	md, err := metadata.Map(info.Metadata, c.o.MetadataPolicy)
-	res.Metadata = md.Decisions
+// decide makes the plan of obj from what Stat (and, for tagged objects,
+// the TagReader) returned. A non-empty skip means the object is skipped.
+func (c *Copier) decide(info providers.ObjectInfo, tags map[string]string, res *ObjectResult) (p plan, skip string, err error) {
+	p = plan{props: info.Properties}
+	tier, archived, tierErr := metadata.TierFor(info.StorageClass, info.Restore)
+	if archived {
+		why := fmt.Sprintf("%s: storage class %s, not restored", skipArchived, info.StorageClass)
+		if c.o.FailOnArchived {
+			return p, "", &providers.Error{Kind: providers.KindInvalid, Op: "Plan", Msg: why}
+		}
+		return p, why, nil
+	}
+
+	// Metadata: the user's, plus what the options add, under the policy.
+	extra, dropped := metadata.Unsupported(info.Expires, info.WebsiteRedirect, c.o.KeepS3Headers)
+	for _, d := range dropped {
+		if d.Action == metadata.ActionDropped {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s not carried over: %s", d.Key, d.Reason))
+		}
+	}
+	if c.o.PreserveSourceInfo {
+		for k, v := range metadata.SourceInfo(info.ETag, info.LastModified, info.VersionID) {
+			extra[k] = v
+		}
+	}
+	user, err := metadata.Merge(info.Metadata, extra)
+	if err != nil {
+		return p, "", err
+	}
+	md, err := metadata.Map(user, c.o.MetadataPolicy)
+	res.Metadata = append(dropped, md.Decisions...)
 	res.Warnings = append(res.Warnings, md.Warnings...)
 	if err != nil {
-		return p, err
+		return p, "", err
 	}
 	p.props.Metadata = md.Metadata
+
+	if len(tags) > 0 {
+		mt, err := metadata.MapTags(tags, c.o.MetadataPolicy)
+		res.Tags = mt.Decisions
+		res.Warnings = append(res.Warnings, mt.Warnings...)
+		if err != nil {
+			return p, "", err
+		}
+		p.props.Tags = mt.Metadata
+	}
+
+	switch {
+	case c.o.BlobTier != "":
+		p.props.Tier = c.o.BlobTier
+	case c.o.PreserveTier && tierErr != nil:
+		return p, "", tierErr
+	case c.o.PreserveTier:
+		p.props.Tier = tier
+	}
+	res.Tier = p.props.Tier
+
 	switch size := info.Size; {
 	case size == 0:
 		p.mode = ModeEmpty
@@ -65,11 +113,11 @@ func (c *Copier) decide(info providers.ObjectInfo, res *ObjectResult) (plan, err
 	default:
 		p.mode = ModeBlocksFromURL
 		if p.blocks, err = PlanBlocks(size, c.o.BlockSize, c.limits); err != nil {
-			return p, &providers.Error{Kind: providers.KindInvalid, Op: "PlanBlocks", Msg: err.Error()}
+			return p, "", &providers.Error{Kind: providers.KindInvalid, Op: "PlanBlocks", Msg: err.Error()}
 		}
 		res.Blocks = p.blocks.Count
 	}
-	return p, nil
+	return p, "", nil
 }
 
 func (c *Copier) copyObject(ctx context.Context, r Route, obj providers.Object) ObjectResult {
@@ -106,9 +154,23 @@ func (c *Copier) copyObject(ctx context.Context, r Route, obj providers.Object) 
 		info.VersionID = obj.VersionID // pin what the listing saw
 	}
 	res.Size = info.Size
-	p, err := c.decide(info, &res)
+	var tags map[string]string
+	if tr, ok := c.src.(providers.TagReader); ok && c.o.Tags && info.TagCount != 0 {
+		if err := c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+			var err error
+			tags, err = tr.Tags(ctx, r.Bucket, info.Object)
+			return err
+		}); err != nil {
+			return fail(err)
+		}
+	}
+	p, skip, err := c.decide(info, tags, &res)
 	if err != nil {
 		return fail(err)
+	}
+	if skip != "" {
+		res.Outcome, res.Reason = Skipped, skip
+		return res
 	}
 	res.Mode = p.mode
 	if renamed {

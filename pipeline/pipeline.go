@@ -59,6 +59,25 @@ type Options struct {
 	// MetadataPolicy decides what happens to user metadata whose names the
 	// destination cannot hold.
 	MetadataPolicy metadata.Policy
+	// Tags carries object tags over as blob index tags (under
+	// MetadataPolicy), asking the source for them only when it says the
+	// object has some.
+	Tags bool
+	// BlobTier sets this access tier on every blob ("" = none).
+	BlobTier string
+	// PreserveTier maps each object's storage class to an access tier
+	// (metadata.TierFor) when BlobTier is not set.
+	PreserveTier bool
+	// KeepS3Headers keeps Expires and the website redirect, which Azure has
+	// no header for, as metadata (s3_expires, s3_website_redirect) instead
+	// of dropping and reporting them.
+	KeepS3Headers bool
+	// PreserveSourceInfo records the source ETag, last-modified time and
+	// version id in metadata (s3_etag, s3_last_modified, s3_version_id).
+	PreserveSourceInfo bool
+	// FailOnArchived makes archived (not restored) objects failures
+	// instead of skips.
+	FailOnArchived bool
 	// RenameInvalidKeys encodes keys Azure cannot hold as blob names
 	// (naming.EncodeBlobName) instead of skipping them; every key passes
 	// through the encoding so no two keys can meet. Each renamed key is
@@ -125,8 +144,11 @@ type ObjectResult struct {
 	Reason    string // why it was skipped or failed; one line, no secrets
 	Err       error  // the failure, for errors.As; nil unless Failed
 	Attempts  int    // requests made for this object, retries included
-	// Metadata lists what happened to each user metadata key.
+	// Metadata lists what happened to each user metadata key (and to the
+	// headers Azure cannot hold); Tags to each tag.
 	Metadata []metadata.Decision
+	Tags     []metadata.Decision
+	Tier     string // access tier set on the blob ("" = account default)
 	Warnings []string // e.g. metadata keys dropped
 }
 
@@ -520,10 +542,14 @@ func (c *Copier) finish(route int, r ObjectResult) {
 	}
 }
 
-// skipKind groups skip reasons for the summary: the text before the first
-// colon ("blob name not allowed by Azure: ..." → "blob name not allowed by
-// Azure").
+// skipKind groups skip reasons for the summary: by the known reasons,
+// else by the text before the first ": ".
 func skipKind(reason string) string {
+	for _, g := range []string{skipFolderMarker, skipBlobName, skipArchived} {
+		if strings.HasPrefix(reason, g) {
+			return g
+		}
+	}
 	if i := strings.Index(reason, ": "); i > 0 {
 		return reason[:i]
 	}

@@ -42,6 +42,13 @@ type copyFlags struct {
 	renameManifest   string
 	keepFolders      bool
 	dryRun           bool
+	tags             bool
+	blobTier         string
+	preserveTier     bool
+	keepS3Headers    bool
+	sourceInfo       bool
+	failOnArchived   bool
+	results          string
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -59,6 +66,15 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.metadataPolicy, "s2s-handle-invalid-metadata", "ExcludeIfInvalid", "user metadata whose names Azure refuses: ExcludeIfInvalid, FailIfInvalid or RenameIfInvalid")
 	fs.StringVar(&f.metadataPolicy, "s2s-invalid-metadata-handle", "ExcludeIfInvalid", "alias of --s2s-handle-invalid-metadata")
 	_ = fs.MarkHidden("s2s-invalid-metadata-handle")
+	fs.BoolVar(&f.tags, "preserve-tags", true, "copy S3 object tags as blob index tags (invalid ones follow --s2s-handle-invalid-metadata); =false to skip them")
+	fs.StringVar(&f.blobTier, "blob-tier", "", "set this access tier on every blob: Hot, Cool, Cold or Archive (default: the account's default tier)")
+	fs.StringVar(&f.blobTier, "block-blob-tier", "", "alias of --blob-tier (AzCopy's name)")
+	_ = fs.MarkHidden("block-blob-tier")
+	fs.BoolVar(&f.preserveTier, "preserve-tier", false, "map each object's storage class to an access tier (STANDARD->Hot, *_IA and INTELLIGENT_TIERING->Cool, GLACIER_IR->Cold, restored GLACIER/DEEP_ARCHIVE->Archive)")
+	fs.BoolVar(&f.keepS3Headers, "keep-s3-headers-as-metadata", false, "keep Expires and x-amz-website-redirect-location (no Azure equivalent) as metadata s3_expires and s3_website_redirect instead of dropping them")
+	fs.BoolVar(&f.sourceInfo, "preserve-source-info", false, "record the source ETag, last-modified time and version id in metadata (s3_etag, s3_last_modified, s3_version_id)")
+	fs.BoolVar(&f.failOnArchived, "fail-on-archived", false, "count archived objects that are not restored (GLACIER, DEEP_ARCHIVE) as failures instead of skips")
+	fs.StringVar(&f.results, "results", "", "write one JSON line per object (source, destination, size, mode, outcome, reason, attempts, every metadata, tag and tier decision) to this file")
 	fs.StringArrayVar(&f.containerMap, "container-map", nil, "bucket=container: copy this bucket into this container instead of the mapped name (repeatable)")
 	fs.StringVar(&f.containerMapFile, "container-map-file", "", "file of bucket=container lines (# starts a comment), as --container-map")
 	fs.BoolVar(&f.allowExisting, "allow-existing-containers", false, "let a bucket's mapped container be one that already exists (merging intended); without it such a bucket is not copied")
@@ -113,6 +129,7 @@ type copyJob struct {
 	azOpts   azure.Options
 	routes   pipeline.RouteOptions
 	manifest string // rename manifest path, "" when not renaming
+	results  string // per-object results path, "" for none
 	pipeOpts pipeline.Options
 }
 
@@ -218,17 +235,29 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if f.renameKeys {
 		j.manifest = f.renameManifest
 	}
+	j.results = f.results
+	if f.blobTier != "" {
+		if f.blobTier, err = metadata.ParseTier(f.blobTier); err != nil {
+			return copyJob{}, usagef("--blob-tier: %v (use Hot, Cool, Cold or Archive)", err)
+		}
+	}
 	j.pipeOpts = pipeline.Options{
-		Concurrency:       f.concurrency,
-		PutBlobMaxSize:    f.putBlobMaxSize,
-		BlockSize:         f.blockSize,
-		PresignTTL:        f.presignTTL,
-		MetadataPolicy:    policy,
-		RenameInvalidKeys: f.renameKeys,
-		KeepFolderMarkers: f.keepFolders,
-		DryRun:            f.dryRun,
-		PageSize:          f.pageSize,
-		Retry:             pipeline.DefaultRetry,
+		Concurrency:        f.concurrency,
+		PutBlobMaxSize:     f.putBlobMaxSize,
+		BlockSize:          f.blockSize,
+		PresignTTL:         f.presignTTL,
+		MetadataPolicy:     policy,
+		RenameInvalidKeys:  f.renameKeys,
+		KeepFolderMarkers:  f.keepFolders,
+		Tags:               f.tags,
+		BlobTier:           f.blobTier,
+		PreserveTier:       f.preserveTier,
+		KeepS3Headers:      f.keepS3Headers,
+		PreserveSourceInfo: f.sourceInfo,
+		FailOnArchived:     f.failOnArchived,
+		DryRun:             f.dryRun,
+		PageSize:           f.pageSize,
+		Retry:              pipeline.DefaultRetry,
 	}
 	j.pipeOpts.Retry.MaxAttempts = f.retries + 1
 	return j, nil
@@ -323,11 +352,25 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		defer fh.Close()
 		j.pipeOpts.RenameManifest = fh
 	}
+	var results io.Writer
+	if j.results != "" {
+		fh, err := os.Create(j.results)
+		if err != nil {
+			return usagef("--results: %v", err)
+		}
+		defer fh.Close()
+		bw := bufio.NewWriter(fh)
+		defer bw.Flush()
+		results = bw
+	}
 	var outMu sync.Mutex
 	j.pipeOpts.OnResult = func(r pipeline.ObjectResult) {
 		outMu.Lock()
 		defer outMu.Unlock()
 		reportObject(stdout, stderr, r)
+		if results != nil {
+			writeResult(results, r)
+		}
 	}
 	cp, err := pipeline.New(src, dst, j.pipeOpts)
 	if err != nil {

@@ -540,3 +540,138 @@ func TestAccountWideCopyMapsNames(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataPoliciesAgainstTheRig copies objects with metadata Azure
+// refuses (Azurite answers 400 InvalidMetadata like Azure), tags and every
+// header once under each policy and checks what arrives on the blob.
+func TestMetadataPoliciesAgainstTheRig(t *testing.T) {
+	w := newWorld(t)
+	const bucket = "e2e-metadata"
+	all := func(in *awss3.PutObjectInput) {
+		in.ContentType = aws.String("text/csv")
+		in.ContentEncoding = aws.String("identity")
+		in.ContentDisposition = aws.String("inline")
+		in.ContentLanguage = aws.String("fr")
+		in.CacheControl = aws.String("no-cache")
+		in.Expires = aws.Time(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+		in.WebsiteRedirectLocation = aws.String("/elsewhere")
+		in.Metadata = map[string]string{"my-key": "v1", "1abc": "v2", "has.dot": "v3", "valid_name": "v4"}
+		in.Tagging = aws.String("project=migrate&team=data%20eng&bad%40key=v")
+	}
+	w.seed(t, bucket, []seed{
+		{key: "weird.csv", data: []byte("a,b\n1,2\n"), put: all},
+		{key: "plain.txt", data: []byte("plain"), put: func(in *awss3.PutObjectInput) { in.Metadata = map[string]string{"ok": "yes"} }},
+	})
+	tagsOf := func(cont, name string) map[string]string {
+		t.Helper()
+		resp, err := w.azc.ServiceClient().NewContainerClient(cont).NewBlobClient(name).GetTags(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, tag := range resp.BlobTagSet {
+			out[*tag.Key] = *tag.Value
+		}
+		return out
+	}
+	metaOf := func(cont, name string) map[string]string {
+		t.Helper()
+		_, _, md := w.blob(t, cont, name)
+		out := map[string]string{}
+		for k, v := range md {
+			out[strings.ToLower(k)] = str(v)
+		}
+		return out
+	}
+	tierOf := func(cont, name string) string {
+		t.Helper()
+		p, err := w.azc.ServiceClient().NewContainerClient(cont).NewBlobClient(name).GetProperties(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return str(p.AccessTier)
+	}
+	copyWith := func(container string, extra ...string) (int, string, string) {
+		args := append([]string{"copy", "s3://" + bucket, w.az.Endpoint + "/" + container, "--s3-endpoint", w.proxy.URL}, extra...)
+		return w.run(t, args...)
+	}
+
+	t.Run("ExcludeIfInvalid", func(t *testing.T) {
+		results := filepath.Join(t.TempDir(), "results.jsonl")
+		code, stdout, stderr := copyWith("md-exclude", "--preserve-tier", "--results", results)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		if md := metaOf("md-exclude", "weird.csv"); len(md) != 1 || md["valid_name"] != "v4" {
+			t.Errorf("metadata %v, want only valid_name", md)
+		}
+		if tags := tagsOf("md-exclude", "weird.csv"); len(tags) != 2 || tags["project"] != "migrate" || tags["team"] != "data eng" {
+			t.Errorf("tags %v, want project and team", tags)
+		}
+		for _, want := range []string{"my-key", "1abc", "has.dot", "bad@key", "Expires", "website"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("stderr does not report %q:\n%s", want, stderr)
+			}
+		}
+		_, props, _ := w.blob(t, "md-exclude", "weird.csv")
+		if str(props.ContentType) != "text/csv" || str(props.ContentEncoding) != "identity" || str(props.ContentDisposition) != "inline" ||
+			str(props.ContentLanguage) != "fr" || str(props.CacheControl) != "no-cache" {
+			t.Errorf("headers %+v", props)
+		}
+		if tier := tierOf("md-exclude", "weird.csv"); tier != "Hot" {
+			t.Errorf("tier %q, want Hot (STANDARD)", tier)
+		}
+		raw, err := os.ReadFile(results)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`"source":"s3://e2e-metadata/weird.csv"`, `"key":"my-key","action":"dropped"`, `"key":"valid_name","new_key":"valid_name","action":"kept"`, `"key":"bad@key","action":"dropped"`, `"tier":"Hot"`, `"outcome":"copied"`} {
+			if !strings.Contains(string(raw), want) {
+				t.Errorf("results file lacks %s:\n%s", want, raw)
+			}
+		}
+	})
+
+	t.Run("FailIfInvalid", func(t *testing.T) {
+		code, stdout, stderr := copyWith("md-fail", "--s2s-handle-invalid-metadata", "FailIfInvalid")
+		if code != 1 {
+			t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+		}
+		for _, want := range []string{"weird.csv", "my-key", "1abc", "has.dot"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("summary does not name %q:\n%s", want, stdout)
+			}
+		}
+		blobs := w.listBlobs(t, "md-fail")
+		if _, ok := blobs["weird.csv"]; ok || len(blobs) != 1 {
+			t.Errorf("blobs %v, want only plain.txt", blobs)
+		}
+	})
+
+	t.Run("RenameIfInvalid", func(t *testing.T) {
+		code, stdout, stderr := copyWith("md-rename", "--s2s-invalid-metadata-handle", "RenameIfInvalid",
+			"--blob-tier", "cool", "--keep-s3-headers-as-metadata", "--preserve-source-info")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		md := metaOf("md-rename", "weird.csv")
+		want := map[string]string{
+			"valid_name": "v4", "rename_my_key": "v1", "rename_key_my_key": "my-key", "rename_1abc": "v2", "rename_key_1abc": "1abc",
+			"rename_has_dot": "v3", "rename_key_has_dot": "has.dot", "s3_website_redirect": "/elsewhere",
+		}
+		for k, v := range want {
+			if md[k] != v {
+				t.Errorf("metadata %s = %q, want %q (all: %v)", k, md[k], v, md)
+			}
+		}
+		if md["s3_expires"] == "" || md["s3_etag"] == "" || md["s3_last_modified"] == "" {
+			t.Errorf("metadata %v lacks s3_expires / s3_etag / s3_last_modified", md)
+		}
+		if tags := tagsOf("md-rename", "weird.csv"); tags["bad_key"] != "v" || len(tags) != 3 {
+			t.Errorf("tags %v, want bad@key renamed to bad_key", tags)
+		}
+		if tier := tierOf("md-rename", "plain.txt"); tier != "Cool" {
+			t.Errorf("tier %q, want Cool", tier)
+		}
+	})
+}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/migrate-tool/migrate/metadata"
 	"github.com/migrate-tool/migrate/naming"
 	"github.com/migrate-tool/migrate/pipeline"
 )
@@ -47,21 +49,30 @@ func reportObject(stdout, stderr io.Writer, r pipeline.ObjectResult) {
 		if r.Renamed {
 			line += " [renamed]"
 		}
-		var md []string
-		for _, d := range r.Metadata {
-			if d.Action != "kept" {
-				md = append(md, fmt.Sprintf("%s %s", d.Key, d.Action))
-			}
+		if r.Tier != "" {
+			line += " [tier " + r.Tier + "]"
 		}
-		if len(md) > 0 {
-			line += " [metadata: " + strings.Join(md, ", ") + "]"
-		}
+		line += changed("metadata", r.Metadata) + changed("tags", r.Tags)
 		fmt.Fprintln(stdout, line)
 	case pipeline.Skipped:
 		if r.Reason != "" {
 			fmt.Fprintf(stdout, "skipped %s: %s\n", src, r.Reason)
 		}
 	}
+}
+
+// changed lists the decisions other than "kept", as " [what: k dropped, …]".
+func changed(what string, ds []metadata.Decision) string {
+	var parts []string
+	for _, d := range ds {
+		if d.Action != metadata.ActionKept {
+			parts = append(parts, d.Key+" "+d.Action)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " [" + what + ": " + strings.Join(parts, ", ") + "]"
 }
 
 // printSummary writes the final summary for a person.
@@ -131,4 +142,52 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 			fmt.Fprintf(w, "  ... and %d more (see stderr)\n", s.Failed-int64(len(s.Failures)))
 		}
 	}
+}
+
+// resultRecord is one line of the --results file (docs/usage.md documents
+// the fields; keep them stable).
+type resultRecord struct {
+	Source      string           `json:"source"`
+	Destination string           `json:"destination"`
+	Size        int64            `json:"size"`
+	Outcome     string           `json:"outcome"`
+	Mode        string           `json:"mode,omitempty"`
+	Blocks      int              `json:"blocks,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+	Attempts    int              `json:"attempts"`
+	Renamed     bool             `json:"renamed,omitempty"`
+	Tier        string           `json:"tier,omitempty"`
+	Metadata    []decisionRecord `json:"metadata,omitempty"`
+	Tags        []decisionRecord `json:"tags,omitempty"`
+	Warnings    []string         `json:"warnings,omitempty"`
+}
+
+type decisionRecord struct {
+	Key    string `json:"key"`
+	NewKey string `json:"new_key,omitempty"`
+	Action string `json:"action"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func decisions(ds []metadata.Decision) []decisionRecord {
+	out := make([]decisionRecord, len(ds))
+	for i, d := range ds {
+		out[i] = decisionRecord{Key: d.Key, NewKey: d.NewKey, Action: d.Action, Reason: d.Reason}
+	}
+	return out
+}
+
+// writeResult appends r to the results file as one JSON line.
+func writeResult(w io.Writer, r pipeline.ObjectResult) {
+	dest := ""
+	if r.Blob != "" {
+		dest = r.Container + "/" + r.Blob
+	}
+	line, _ := json.Marshal(resultRecord{
+		Source: "s3://" + r.Bucket + "/" + r.Key, Destination: dest, Size: r.Size,
+		Outcome: string(r.Outcome), Mode: string(r.Mode), Blocks: r.Blocks, Reason: r.Reason,
+		Attempts: r.Attempts, Renamed: r.Renamed, Tier: r.Tier,
+		Metadata: decisions(r.Metadata), Tags: decisions(r.Tags), Warnings: r.Warnings,
+	})
+	fmt.Fprintf(w, "%s\n", line)
 }
