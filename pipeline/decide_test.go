@@ -36,9 +36,12 @@ func TestDecisionsOnTagsTiersAndHeaders(t *testing.T) {
 	put("web", providers.Properties{Metadata: map[string]string{"owner": "a"}})
 	lm := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 	src := &s3Facts{Store: r.src, facts: map[string]func(*providers.ObjectInfo){
-		"glacier":  func(i *providers.ObjectInfo) { i.StorageClass = "GLACIER" },
-		"restored": func(i *providers.ObjectInfo) { i.StorageClass = "DEEP_ARCHIVE"; i.Restore = `ongoing-request="false", expiry-date="x"` },
-		"ia":       func(i *providers.ObjectInfo) { i.StorageClass = "STANDARD_IA" },
+		"glacier": func(i *providers.ObjectInfo) { i.StorageClass = "GLACIER" },
+		"restored": func(i *providers.ObjectInfo) {
+			i.StorageClass = "DEEP_ARCHIVE"
+			i.Restore = `ongoing-request="false", expiry-date="x"`
+		},
+		"ia": func(i *providers.ObjectInfo) { i.StorageClass = "STANDARD_IA" },
 		"web": func(i *providers.ObjectInfo) {
 			i.Expires, i.WebsiteRedirect, i.LastModified = "Wed, 21 Oct 2015 07:28:00 GMT", "/other", lm
 		},

@@ -148,7 +148,7 @@ type ObjectResult struct {
 	// headers Azure cannot hold); Tags to each tag.
 	Metadata []metadata.Decision
 	Tags     []metadata.Decision
-	Tier     string // access tier set on the blob ("" = account default)
+	Tier     string   // access tier set on the blob ("" = account default)
 	Warnings []string // e.g. metadata keys dropped
 }
 
