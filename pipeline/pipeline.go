@@ -35,6 +35,8 @@ type Route struct {
 	// Err, when set, says why this bucket cannot be copied (its name has no
 	// valid container, say): it is reported and not listed.
 	Err error
+	// Note says why Container differs from Bucket ("" when it does not).
+	Note string
 }
 
 // Options configure one run: one or more routes.

@@ -85,6 +85,9 @@ func PlanRoutes(ctx context.Context, src providers.Source, dst providers.Destina
 	routes := make([]Route, len(mappings))
 	for i, m := range mappings {
 		routes[i] = Route{Bucket: m.Bucket, Prefix: o.Prefix, Container: m.Container, DestPrefix: o.DestPrefix}
+		if m.Changed {
+			routes[i].Note = m.Reason
+		}
 		if m.Err != nil {
 			routes[i].Err = fmt.Errorf("bucket %q not copied: %w", m.Bucket, m.Err)
 		}

@@ -49,6 +49,9 @@ func TestPlanRoutesMapsEveryBucket(t *testing.T) {
 		if w == "" && !errors.Is(rt.Err, naming.ErrCollision) {
 			t.Errorf("%s: err %v, want a collision with the existing container", rt.Bucket, rt.Err)
 		}
+		if (rt.Container != "" && rt.Container != rt.Bucket) != (rt.Note != "") {
+			t.Errorf("%s -> %s: note %q should be set exactly when the name changed", rt.Bucket, rt.Container, rt.Note)
+		}
 		if rt.Container != "" && seen[rt.Container] {
 			t.Errorf("container %q used twice", rt.Container)
 		}

@@ -501,7 +501,7 @@ func TestAccountWideCopyMapsNames(t *testing.T) {
 			t.Errorf("dry run output lacks %s -> %s:\n%s", b, c, stdout)
 		}
 	}
-	if !strings.Contains(stdout, "would copy:      8") || !strings.Contains(stdout, `"." replaced by "-"`) {
+	if !strings.Contains(stdout, "would copy:      8") || strings.Count(stdout, `"." replaced by "-"`) != 2 {
 		t.Errorf("dry run summary:\n%s", stdout)
 	}
 	if got := w.containers(t); len(got) != 0 {

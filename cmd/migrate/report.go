@@ -87,6 +87,9 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		for _, r := range s.Routes {
 			done := r.Copied + r.Planned
 			fmt.Fprintf(w, "  %-32s %-32s %9d %9d %9d %9d\n", r.Bucket, r.Container, r.Objects, done, r.Skipped, r.Failed)
+			if r.Note != "" {
+				fmt.Fprintf(w, "    name: %s\n", r.Note)
+			}
 			if r.Error != "" {
 				fmt.Fprintf(w, "    error: %s\n", r.Error)
 			}
