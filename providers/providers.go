@@ -122,10 +122,16 @@ type Presigner interface {
 	PresignGet(ctx context.Context, bucket string, obj Object, ttl time.Duration) (SourceURL, error)
 }
 
-// SourceURL is a presigned URL and when it stops working.
+// SourceURL is a presigned URL, when it stops working, and the condition
+// the source must still meet when the destination fetches it.
 type SourceURL struct {
 	URL     Secret
 	Expires time.Time
+	// IfMatch, when set, is the ETag (without quotes) the object had when
+	// it was listed: a destination that ingests from this URL makes its
+	// fetch conditional on it (Azure: x-ms-source-if-match), so an object
+	// that changed fails with KindPrecondition instead of mixing versions.
+	IfMatch string
 }
 
 // TagReader is a Source whose object tags cost a request of their own.
@@ -178,6 +184,15 @@ type ContainerLister interface {
 // of the same length, at most 48 bytes of printable ASCII; the provider
 // encodes it as its API needs (Azure: base64).
 type BlockID string
+
+// BlockLister is a Destination that can say which blocks of a blob are
+// staged but not yet committed, so an interrupted copy stages only the rest.
+type BlockLister interface {
+	// UncommittedBlocks returns the IDs of the staged, uncommitted blocks
+	// of blob name (none, not an error, when the blob has none or does not
+	// exist).
+	UncommittedBlocks(ctx context.Context, container, name string) ([]BlockID, error)
+}
 
 // BlockCommitter commits staged blocks, in order, as the blob's content and
 // sets its properties in the same request. Blocks not listed are discarded.
