@@ -18,6 +18,11 @@ const (
 	// DefaultPutBlobMaxSize is the largest object copied with one Put Blob
 	// From URL when --put-blob-max-size is not set.
 	DefaultPutBlobMaxSize = 256 * MiB
+	// DefaultStreamBlockSize is the block size of streamed objects when
+	// --block-size is not set: every block in flight is held in memory.
+	DefaultStreamBlockSize = 16 * MiB
+	// DefaultStreamMemory caps the block buffers of streaming.
+	DefaultStreamMemory = 512 * MiB
 )
 
 // AzureLimits are the destination limits assumed when a destination does
@@ -51,6 +56,16 @@ func (b BlockPlan) Range(i int) providers.Range {
 // request the default block size is used, raised (to a whole MiB) when the
 // object would otherwise need more blocks than allowed.
 func PlanBlocks(size, requested int64, lim providers.Limits) (BlockPlan, error) {
+	return planBlocks(size, requested, DefaultBlockSize, lim)
+}
+
+// PlanStreamBlocks is PlanBlocks for streamed objects, whose blocks pass
+// through memory: the default is DefaultStreamBlockSize.
+func PlanStreamBlocks(size, requested int64, lim providers.Limits) (BlockPlan, error) {
+	return planBlocks(size, requested, DefaultStreamBlockSize, lim)
+}
+
+func planBlocks(size, requested, def int64, lim providers.Limits) (BlockPlan, error) {
 	if size <= 0 {
 		return BlockPlan{Size: size}, nil
 	}
@@ -60,7 +75,7 @@ func PlanBlocks(size, requested int64, lim providers.Limits) (BlockPlan, error) 
 		return BlockPlan{}, fmt.Errorf("block size %d is negative", bs)
 	}
 	if bs == 0 {
-		bs = DefaultBlockSize
+		bs = def
 		if need := ceilDiv(size, maxBlocks); need > bs {
 			bs = ceilDiv(need, MiB) * MiB
 		}

@@ -1,9 +1,12 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -105,18 +108,23 @@ func (c *Copier) decide(info providers.ObjectInfo, tags map[string]string, res *
 	}
 	res.Tier = p.props.Tier
 
+	streamOnly := c.o.TransferMode == Stream || (!c.o.DryRun && c.ingest == nil)
 	switch size := info.Size; {
 	case size == 0:
 		p.mode = ModeEmpty
+	case streamOnly:
+		p.mode = ModeStream
+		p.blocks, err = PlanStreamBlocks(size, c.o.BlockSize, c.limits)
 	case size <= c.o.PutBlobMaxSize:
 		p.mode = ModePutFromURL
 	default:
 		p.mode = ModeBlocksFromURL
-		if p.blocks, err = PlanBlocks(size, c.o.BlockSize, c.limits); err != nil {
-			return p, "", &providers.Error{Kind: providers.KindInvalid, Op: "PlanBlocks", Msg: err.Error()}
-		}
-		res.Blocks = p.blocks.Count
+		p.blocks, err = PlanBlocks(size, c.o.BlockSize, c.limits)
 	}
+	if err != nil {
+		return p, "", &providers.Error{Kind: providers.KindInvalid, Op: "PlanBlocks", Msg: err.Error()}
+	}
+	res.Blocks = p.blocks.Count
 	return p, "", nil
 }
 
@@ -180,7 +188,7 @@ func (c *Copier) copyObject(ctx context.Context, r Route, obj providers.Object) 
 		res.Outcome = Planned
 		return res
 	}
-	if err := c.execute(ctx, r, info.Object, name, p, &res.Attempts); err != nil {
+	if err := c.execute(ctx, r, info.Object, name, p, &res); err != nil {
 		return fail(err)
 	}
 	res.Outcome = Copied
@@ -203,39 +211,148 @@ func (c *Copier) recordRename(r ObjectResult) {
 	fmt.Fprintf(c.o.RenameManifest, "%s\n", line)
 }
 
-// execute moves the bytes of obj as planned.
-func (c *Copier) execute(ctx context.Context, r Route, obj providers.Object, name string, p plan, attempts *int) error {
+// execute moves the bytes of obj as planned: server-side, falling back to
+// streaming in Auto mode when Azure cannot fetch the source, or streamed.
+func (c *Copier) execute(ctx context.Context, r Route, obj providers.Object, name string, p plan, res *ObjectResult) error {
 	switch p.mode {
 	case ModeEmpty:
 		// An empty block list makes an empty blob in one request, with no
 		// fetch from the source.
-		return c.call(ctx, attempts, func(ctx context.Context) error {
-			return c.ingest.CommitBlocks(ctx, r.Container, name, nil, p.props)
+		return c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+			return c.commit.CommitBlocks(ctx, r.Container, name, nil, p.props)
 		})
-	case ModePutFromURL:
-		return c.call(ctx, attempts, func(ctx context.Context) error {
-			u, err := c.pre.PresignGet(ctx, r.Bucket, obj, c.o.PresignTTL)
+	case ModeStream:
+		res.Streamed = "--transfer-mode=stream"
+		if c.o.TransferMode != Stream {
+			res.Streamed = "the source and destination cannot copy server-side"
+		}
+		return c.stream(ctx, r, obj, name, p.props, res)
+	}
+	var err error
+	if p.mode == ModePutFromURL {
+		err = c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+			u, err := c.presign(ctx, r.Bucket, obj)
 			if err != nil {
 				return err
 			}
 			return c.ingest.PutBlobFromURL(ctx, r.Container, name, u, obj.Size, p.props)
 		})
-	default:
-		return c.copyBlocks(ctx, r, obj, name, p, attempts)
+	} else {
+		err = c.copyBlocks(ctx, r, obj, name, p, res)
 	}
+	if err == nil || c.o.TransferMode != Auto || c.stager == nil {
+		return err
+	}
+	switch {
+	case errors.Is(err, providers.ErrCantServerSide):
+		res.Streamed = "source cannot be presigned: " + providers.Redact(err.Error())
+	case providers.KindOf(err) == providers.KindSourceUnreachable:
+		res.Streamed = "Azure could not fetch the source: " + providers.Redact(err.Error())
+	default:
+		return err
+	}
+	res.Mode = ModeStream
+	return c.stream(ctx, r, obj, name, p.props, res)
 }
 
-// copyBlocks stages every block of obj from a freshly presigned URL, in
-// parallel under the global request bound, then commits them in order.
-func (c *Copier) copyBlocks(ctx context.Context, r Route, obj providers.Object, name string, p plan, attempts *int) error {
-	ids := BlockIDs(r.Bucket, obj, p.blocks)
-	workers := min(p.blocks.Count, c.o.Concurrency)
-	next := make(chan int)
+// presign returns a fresh URL for obj whose fetch is conditional on the
+// ETag seen at listing, so a changed source fails instead of mixing.
+func (c *Copier) presign(ctx context.Context, bucket string, obj providers.Object) (providers.SourceURL, error) {
+	u, err := c.pre.PresignGet(ctx, bucket, obj, c.o.PresignTTL)
+	if err == nil && u.IfMatch == "" {
+		u.IfMatch = obj.ETag
+	}
+	return u, err
+}
+
+// copyBlocks stages every block of obj from a freshly presigned URL, then
+// commits them in order.
+func (c *Copier) copyBlocks(ctx context.Context, r Route, obj providers.Object, name string, p plan, res *ObjectResult) error {
+	return c.blocks(ctx, r, obj, name, p.blocks, p.props, res, func(ctx context.Context, id providers.BlockID, rg providers.Range, attempts *int) error {
+		return c.call(ctx, attempts, func(ctx context.Context) error {
+			u, err := c.presign(ctx, r.Bucket, obj)
+			if err != nil {
+				return err
+			}
+			return c.ingest.StageBlockFromURL(ctx, r.Container, name, id, u, rg)
+		})
+	})
+}
+
+// stream reads obj range by range through this process and stages each
+// range with Put Block (the destination checksums every block), holding at
+// most Options.StreamMemory of block buffers at once across all objects.
+func (c *Copier) stream(ctx context.Context, r Route, obj providers.Object, name string, props providers.Properties, res *ObjectResult) error {
+	plan, err := PlanStreamBlocks(obj.Size, c.o.BlockSize, c.limits)
+	if err != nil {
+		return &providers.Error{Kind: providers.KindInvalid, Op: "PlanBlocks", Msg: err.Error()}
+	}
+	res.Blocks = plan.Count
+	return c.blocks(ctx, r, obj, name, plan, props, res, func(ctx context.Context, id providers.BlockID, rg providers.Range, attempts *int) error {
+		weight := min(rg.Count, c.o.StreamMemory)
+		if err := c.mem.Acquire(ctx, weight); err != nil {
+			return &providers.Error{Kind: providers.KindCanceled, Err: err}
+		}
+		defer c.mem.Release(weight)
+		buf := make([]byte, rg.Count)
+		err := c.call(ctx, attempts, func(ctx context.Context) error {
+			rc, err := c.reader.OpenRange(ctx, r.Bucket, obj, rg)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			if _, err := io.ReadFull(rc, buf); err != nil {
+				if ctx.Err() != nil {
+					return &providers.Error{Kind: providers.KindCanceled, Err: ctx.Err()}
+				}
+				return &providers.Error{Kind: providers.KindTransient, Op: "ReadRange", Where: r.Bucket + "/" + obj.Key, Err: err}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return c.call(ctx, attempts, func(ctx context.Context) error {
+			return c.stager.StageBlock(ctx, r.Container, name, id, bytes.NewReader(buf), rg.Count)
+		})
+	})
+}
+
+// blocks stages the blocks of plan that an earlier, interrupted run did not
+// already stage (asking the destination when it can tell), in parallel under
+// the global request bound, then commits all of them in order. Until the
+// commit succeeds, an existing blob of that name is untouched.
+func (c *Copier) blocks(ctx context.Context, r Route, obj providers.Object, name string, plan BlockPlan, props providers.Properties,
+	res *ObjectResult, stage func(ctx context.Context, id providers.BlockID, rg providers.Range, attempts *int) error) error {
+	ids := BlockIDs(r.Bucket, obj, plan)
+	done := map[providers.BlockID]bool{}
+	if c.staged != nil {
+		var staged []providers.BlockID
+		if err := c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+			var err error
+			staged, err = c.staged.UncommittedBlocks(ctx, r.Container, name)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, id := range staged {
+			done[id] = true
+		}
+	}
+	var todo []int
+	for i, id := range ids {
+		if done[id] {
+			res.Resumed++
+		} else {
+			todo = append(todo, i)
+		}
+	}
 	var mu sync.Mutex
+	next := make(chan int)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(next)
-		for i := range ids {
+		for _, i := range todo {
 			select {
 			case next <- i:
 			case <-gctx.Done():
@@ -244,22 +361,16 @@ func (c *Copier) copyBlocks(ctx context.Context, r Route, obj providers.Object, 
 		}
 		return nil
 	})
-	for w := 0; w < workers; w++ {
+	for w := 0; w < min(len(todo), c.o.Concurrency); w++ {
 		g.Go(func() error {
 			for i := range next {
 				n := 0
-				err := c.call(gctx, &n, func(ctx context.Context) error {
-					u, err := c.pre.PresignGet(ctx, r.Bucket, obj, c.o.PresignTTL)
-					if err != nil {
-						return err
-					}
-					return c.ingest.StageBlockFromURL(ctx, r.Container, name, ids[i], u, p.blocks.Range(i))
-				})
+				err := stage(gctx, ids[i], plan.Range(i), &n)
 				mu.Lock()
-				*attempts += n
+				res.Attempts += n
 				mu.Unlock()
 				if err != nil {
-					return fmt.Errorf("block %d of %d: %w", i+1, p.blocks.Count, err)
+					return fmt.Errorf("block %d of %d: %w", i+1, plan.Count, err)
 				}
 			}
 			return nil
@@ -268,7 +379,7 @@ func (c *Copier) copyBlocks(ctx context.Context, r Route, obj providers.Object, 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return c.call(ctx, attempts, func(ctx context.Context) error {
-		return c.ingest.CommitBlocks(ctx, r.Container, name, ids, p.props)
+	return c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+		return c.commit.CommitBlocks(ctx, r.Container, name, ids, props)
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/migrate-tool/migrate/metadata"
 	"github.com/migrate-tool/migrate/providers"
@@ -39,9 +40,43 @@ type Route struct {
 	Note string
 }
 
+// TransferMode says how bytes may move.
+type TransferMode string
+
+// Transfer modes.
+const (
+	// Auto copies server-side and streams an object through this process
+	// only when Azure cannot fetch it: the source cannot presign it (a
+	// customer-key encrypted or requester-pays object, a source the user
+	// says Azure cannot reach) or Azure's fetch was refused.
+	Auto TransferMode = "auto"
+	// ServerSide never streams: such objects fail instead.
+	ServerSide TransferMode = "server-side"
+	// Stream always reads ranges through this process and stages them
+	// with Put Block.
+	Stream TransferMode = "stream"
+)
+
+// ParseTransferMode reads auto, server-side or stream.
+func ParseTransferMode(s string) (TransferMode, error) {
+	switch m := TransferMode(strings.ToLower(s)); m {
+	case Auto, ServerSide, Stream:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown transfer mode %q (use auto, server-side or stream)", s)
+}
+
 // Options configure one run: one or more routes.
 type Options struct {
 	Routes []Route
+
+	// TransferMode decides between server-side copies and streaming
+	// (default Auto).
+	TransferMode TransferMode
+	// StreamMemory caps the memory of block buffers when streaming
+	// (default DefaultStreamMemory): at most max(1, StreamMemory/block
+	// size) blocks are held at once, fewer when Concurrency is lower.
+	StreamMemory int64
 
 	// Concurrency bounds the requests in flight at once, of every kind and
 	// across all objects and blocks, and the objects worked on at once.
@@ -130,6 +165,7 @@ const (
 	ModeEmpty         Mode = "empty"             // zero bytes: a blob committed with no blocks
 	ModePutFromURL    Mode = "put-blob-from-url" // one server-side request
 	ModeBlocksFromURL Mode = "blocks-from-url"   // server-side, block by block, then commit
+	ModeStream        Mode = "stream"            // ranges read through this process, staged with Put Block
 )
 
 // ObjectResult is what happened to one object.
@@ -141,7 +177,9 @@ type ObjectResult struct {
 	Size      int64
 	Outcome   Outcome
 	Mode      Mode
-	Blocks    int    // blocks staged (or planned), for block-by-block copies
+	Blocks    int    // blocks of a block-by-block copy (planned or staged)
+	Resumed   int    // blocks found already staged by an earlier run, not fetched again
+	Streamed  string // why the bytes went through this process ("" when they did not)
 	Renamed   bool   // the blob name is the key's encoding, not the key
 	Reason    string // why it was skipped or failed; one line, no secrets
 	Err       error  // the failure, for errors.As; nil unless Failed
@@ -207,6 +245,10 @@ type Summary struct {
 	Routes       []RouteSummary
 	FailedRoutes int // routes with an Error
 	Renamed      int64
+	// Streamed counts the objects whose bytes went through this process,
+	// by reason; StreamedBytes is their payload.
+	Streamed      map[string]int64
+	StreamedBytes int64
 	Warnings     int64
 	SkipReasons  map[string]int64
 	Failures     []Failure // the first MaxFailuresKept, by bucket and key
@@ -254,8 +296,13 @@ func (e *SetupError) Unwrap() error { return e.Err }
 type Copier struct {
 	src    providers.Source
 	dst    providers.Destination
-	pre    providers.Presigner
-	ingest providers.URLIngester // nil in a dry run: nothing can be written
+	pre    providers.Presigner    // nil when server-side is impossible or off
+	ingest providers.URLIngester  // nil in a dry run: nothing can be written
+	reader providers.RangeReader  // nil when streaming is impossible or off
+	stager providers.BlockStager  // nil in a dry run or when streaming is off
+	staged providers.BlockLister  // nil when the destination cannot tell
+	commit providers.BlockCommitter
+	mem    *semaphore.Weighted // bytes of stream buffers: the memory bound
 	limits providers.Limits
 	o      Options
 	sem    chan struct{}
@@ -271,13 +318,37 @@ type Copier struct {
 // (a dry run needs neither capability) and returns a Copier.
 func New(src providers.Source, dst providers.Destination, o Options) (*Copier, error) {
 	c := &Copier{src: src, dst: dst}
+	if o.TransferMode == "" {
+		o.TransferMode = Auto
+	}
+	c.staged, _ = dst.(providers.BlockLister)
 	if !o.DryRun {
-		var ok bool
-		if c.pre, ok = src.(providers.Presigner); !ok {
-			return nil, fmt.Errorf("the source cannot presign URLs, so a server-side copy is impossible: %w", providers.ErrCantServerSide)
+		if o.TransferMode != Stream {
+			c.pre, _ = src.(providers.Presigner)
+			c.ingest, _ = dst.(providers.URLIngester)
+			if c.pre == nil || c.ingest == nil {
+				c.pre, c.ingest = nil, nil
+			}
 		}
-		if c.ingest, ok = dst.(providers.URLIngester); !ok {
-			return nil, fmt.Errorf("the destination cannot ingest from a URL, so a server-side copy is impossible: %w", providers.ErrCantServerSide)
+		if o.TransferMode != ServerSide {
+			c.reader, _ = src.(providers.RangeReader)
+			c.stager, _ = dst.(providers.BlockStager)
+			if c.reader == nil || c.stager == nil {
+				c.reader, c.stager = nil, nil
+			}
+		}
+		switch {
+		case o.TransferMode == ServerSide && c.ingest == nil:
+			return nil, fmt.Errorf("a server-side copy needs a source that presigns URLs and a destination that ingests from them: %w", providers.ErrCantServerSide)
+		case o.TransferMode == Stream && c.stager == nil:
+			return nil, errors.New("streaming needs a source that reads byte ranges and a destination that stages blocks")
+		case c.ingest == nil && c.stager == nil:
+			return nil, fmt.Errorf("neither a server-side copy nor streaming is possible between these providers: %w", providers.ErrCantServerSide)
+		}
+		if c.ingest != nil {
+			c.commit = c.ingest
+		} else {
+			c.commit = c.stager
 		}
 	}
 	c.limits = AzureLimits
@@ -316,8 +387,12 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.StreamMemory <= 0 {
+		o.StreamMemory = DefaultStreamMemory
+	}
 	c.o = o
 	c.sem = make(chan struct{}, o.Concurrency)
+	c.mem = semaphore.NewWeighted(o.StreamMemory)
 	return c, nil
 }
 
@@ -330,7 +405,7 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 // the summary.
 func (c *Copier) Run(ctx context.Context) (Summary, error) {
 	start := c.o.Now()
-	c.sum = Summary{SkipReasons: map[string]int64{}, DryRun: c.o.DryRun, Routes: make([]RouteSummary, len(c.o.Routes))}
+	c.sum = Summary{SkipReasons: map[string]int64{}, Streamed: map[string]int64{}, DryRun: c.o.DryRun, Routes: make([]RouteSummary, len(c.o.Routes))}
 	for i, r := range c.o.Routes {
 		c.sum.Routes[i].Route = r
 		if r.Err != nil {
@@ -527,6 +602,10 @@ func (c *Copier) finish(route int, r ObjectResult) {
 	s.Warnings += int64(len(r.Warnings))
 	if r.Renamed {
 		s.Renamed++
+	}
+	if r.Streamed != "" && r.Outcome == Copied {
+		s.Streamed[skipKind(r.Streamed)]++
+		s.StreamedBytes += r.Size
 	}
 	s.Counts.add(r)
 	s.Routes[route].Counts.add(r)

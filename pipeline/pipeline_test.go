@@ -145,7 +145,7 @@ func TestRetriesTransientAndReportsPermanentFailures(t *testing.T) {
 	r.src.Put("bkt", "flaky", payload(50, 9), providers.Properties{})
 	r.src.Put("bkt", "denied", payload(50, 9), providers.Properties{})
 	var flakyAttempts int
-	c, _ := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Concurrency: 3, Retry: fastRetry(),
+	c, _ := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Concurrency: 3, Retry: fastRetry(), TransferMode: ServerSide,
 		OnResult: func(res ObjectResult) {
 			if res.Key == "flaky" {
 				flakyAttempts = res.Attempts

@@ -49,6 +49,11 @@ type copyFlags struct {
 	sourceInfo       bool
 	failOnArchived   bool
 	results          string
+	transferMode     string
+	streamMemory     int64
+	sseCKey          string
+	requestPayer     bool
+	sourceReachable  bool
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -59,6 +64,11 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.region, "region", "", "AWS region of the source; with s3:// (all buckets) only the buckets of this region are copied")
 	fs.StringVar(&f.awsProfile, "aws-profile", "", "AWS shared config profile to take credentials and region from")
 	fs.StringVar(&f.azureEndpoint, "azure-endpoint", "", "Blob service URL to use instead of the one in DST (emulators, sovereign clouds), e.g. http://127.0.0.1:10000/devstoreaccount1")
+	fs.StringVar(&f.transferMode, "transfer-mode", "auto", "auto (server-side; stream an object only when Azure cannot fetch it), server-side (never stream) or stream (always through this machine)")
+	fs.Var(sizeFlag{&f.streamMemory}, "stream-memory", "most memory held in block buffers when streaming (default 512MiB)")
+	fs.StringVar(&f.sseCKey, "sse-c-key", "", "base64 of the 32-byte customer key the source objects are encrypted with (SSE-C); such objects are streamed. Better: set MIGRATE_SSE_C_KEY")
+	fs.BoolVar(&f.requestPayer, "request-payer", false, "the source bucket is requester-pays: this account pays for the requests and egress; objects are streamed")
+	fs.BoolVar(&f.sourceReachable, "source-reachable", true, "=false when Azure cannot reach the S3 endpoint (a private network): objects are streamed through this machine")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "requests in flight at once, blocks included, and objects worked on at once")
 	fs.Var(sizeFlag{&f.putBlobMaxSize}, "put-blob-max-size", "largest object copied with one Put Blob From URL; larger ones go block by block (default 256MiB, at most 5000MiB)")
 	fs.Var(sizeFlag{&f.blockSize}, "block-size", "block size for block-by-block copies (default: 64MiB, raised to fit 50,000 blocks; at most 4000MiB)")
@@ -194,7 +204,15 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if endpoint == "" {
 		endpoint = j.src.Endpoint
 	}
-	j.s3Opts = s3.Options{Region: region, Endpoint: endpoint, Profile: f.awsProfile, UsePathStyle: endpoint != "", PresignTTL: f.presignTTL}
+	mode, err := pipeline.ParseTransferMode(f.transferMode)
+	if err != nil {
+		return copyJob{}, usagef("--transfer-mode: %v", err)
+	}
+	if f.sseCKey == "" {
+		f.sseCKey = getenv("MIGRATE_SSE_C_KEY")
+	}
+	j.s3Opts = s3.Options{Region: region, Endpoint: endpoint, Profile: f.awsProfile, UsePathStyle: endpoint != "", PresignTTL: f.presignTTL,
+		SSECustomerKey: providers.Secret(f.sseCKey), RequestPayer: f.requestPayer, SourceUnreachable: !f.sourceReachable}
 
 	// Destination and its credential: the SAS in the URL, else the
 	// environment, else azidentity's default chain.
@@ -242,6 +260,8 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		}
 	}
 	j.pipeOpts = pipeline.Options{
+		TransferMode:       mode,
+		StreamMemory:       f.streamMemory,
 		Concurrency:        f.concurrency,
 		PutBlobMaxSize:     f.putBlobMaxSize,
 		BlockSize:          f.blockSize,

@@ -345,7 +345,8 @@ func TestCopyBucketEndToEnd(t *testing.T) {
 }
 
 // TestOneObjectFails: a presigned URL the source refuses fails that object
-// only, with its name and reason, and exit code 1.
+// only, with its name and reason, and exit code 1 (server-side only: in
+// auto mode the object would be streamed instead, see large_test.go).
 func TestOneObjectFails(t *testing.T) {
 	w := newWorld(t)
 	const bucket = "e2e-one-fails"
@@ -358,7 +359,7 @@ func TestOneObjectFails(t *testing.T) {
 	w.proxy.RefusePresigned(bucket, "refused/object.bin", 403)
 
 	code, stdout, stderr := w.run(t, "copy", "s3://"+bucket, w.az.Endpoint+"/one-fails",
-		"--s3-endpoint", w.proxy.URL, "--retries", "2")
+		"--s3-endpoint", w.proxy.URL, "--retries", "2", "--transfer-mode", "server-side")
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}

@@ -37,6 +37,9 @@ func reportObject(stdout, stderr io.Writer, r pipeline.ObjectResult) {
 	for _, w := range r.Warnings {
 		fmt.Fprintf(stderr, "warning: %s: %s\n", src, w)
 	}
+	if r.Streamed != "" && r.Outcome == pipeline.Copied {
+		fmt.Fprintf(stderr, "streamed through this machine: %s: %s\n", src, r.Streamed)
+	}
 	switch r.Outcome {
 	case pipeline.Failed:
 		fmt.Fprintf(stderr, "failed: %s: %s\n", src, r.Reason)
@@ -105,12 +108,7 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		fmt.Fprintf(w, "  copied:          %d (%s)\n", s.Copied, pipeline.FormatBytes(s.CopiedBytes))
 	}
 	fmt.Fprintf(w, "  skipped:         %d (%s)\n", s.Skipped, pipeline.FormatBytes(s.SkippedBytes))
-	reasons := make([]string, 0, len(s.SkipReasons))
-	for k := range s.SkipReasons {
-		reasons = append(reasons, k)
-	}
-	slices.Sort(reasons)
-	for _, k := range reasons {
+	for _, k := range sortedKeys(s.SkipReasons) {
 		fmt.Fprintf(w, "    %-40s %d\n", k+":", s.SkipReasons[k])
 	}
 	fmt.Fprintf(w, "  failed:          %d (%s)\n", s.Failed, pipeline.FormatBytes(s.FailedBytes))
@@ -119,6 +117,16 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 	}
 	if s.Renamed > 0 {
 		fmt.Fprintf(w, "  renamed keys:    %d\n", s.Renamed)
+	}
+	if len(s.Streamed) > 0 {
+		var n int64
+		for _, v := range s.Streamed {
+			n += v
+		}
+		fmt.Fprintf(w, "  streamed:        %d (%s through this machine)\n", n, pipeline.FormatBytes(s.StreamedBytes))
+		for _, k := range sortedKeys(s.Streamed) {
+			fmt.Fprintf(w, "    %-40s %d\n", k+":", s.Streamed[k])
+		}
 	}
 	if s.Interrupted > 0 {
 		fmt.Fprintf(w, "  interrupted:     %d\n", s.Interrupted)
@@ -156,6 +164,8 @@ type resultRecord struct {
 	Outcome     string           `json:"outcome"`
 	Mode        string           `json:"mode,omitempty"`
 	Blocks      int              `json:"blocks,omitempty"`
+	Resumed     int              `json:"resumed_blocks,omitempty"`
+	Streamed    string           `json:"streamed,omitempty"`
 	Reason      string           `json:"reason,omitempty"`
 	Attempts    int              `json:"attempts"`
 	Renamed     bool             `json:"renamed,omitempty"`
@@ -188,9 +198,18 @@ func writeResult(w io.Writer, r pipeline.ObjectResult) {
 	}
 	line, _ := json.Marshal(resultRecord{
 		Source: "s3://" + r.Bucket + "/" + r.Key, Destination: dest, Size: r.Size,
-		Outcome: string(r.Outcome), Mode: string(r.Mode), Blocks: r.Blocks, Reason: r.Reason,
+		Outcome: string(r.Outcome), Mode: string(r.Mode), Blocks: r.Blocks, Resumed: r.Resumed, Streamed: r.Streamed, Reason: r.Reason,
 		Attempts: r.Attempts, Renamed: r.Renamed, Tier: r.Tier,
 		Metadata: decisions(r.Metadata), Tags: decisions(r.Tags), Warnings: r.Warnings,
 	})
 	fmt.Fprintf(w, "%s\n", line)
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -128,6 +128,29 @@ func TestS3ProxyRecordsAndRefuses(t *testing.T) {
 	if st, _ := get(); st != http.StatusOK {
 		t.Fatalf("after lifting the refusal: HTTP %d", st)
 	}
+	// The hook sees the count of presigned GETs of the object (3 so far,
+	// the refused one included) and can refuse.
+	var seen []int
+	p.SetPresignedHook(func(b, k string, n int) int {
+		seen = append(seen, n)
+		if n == 5 {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	})
+	if st, _ := get(); st != http.StatusOK {
+		t.Fatalf("hook, 4th GET: HTTP %d", st)
+	}
+	if st, b := get(); st != http.StatusServiceUnavailable || !strings.Contains(string(b), "SlowDown") {
+		t.Fatalf("hook, 5th GET: HTTP %d %s", st, b)
+	}
+	p.SetPresignedHook(nil)
+	if len(seen) != 2 || seen[0] != 4 || seen[1] != 5 {
+		t.Fatalf("hook saw counts %v, want [4 5]", seen)
+	}
+	if st, _ := get(); st != http.StatusOK {
+		t.Fatalf("after removing the hook: HTTP %d", st)
+	}
 
 	var presigned []S3Record
 	for _, r := range p.Records() {
@@ -147,7 +170,8 @@ func TestS3ProxyRecordsAndRefuses(t *testing.T) {
 		status  int
 		bytes   int64
 		refused bool
-	}{{200, int64(len(data)), false}, {403, -1, true}, {200, int64(len(data)), false}}
+	}{{200, int64(len(data)), false}, {403, -1, true}, {200, int64(len(data)), false},
+		{200, int64(len(data)), false}, {503, -1, true}, {200, int64(len(data)), false}}
 	if len(presigned) != len(want) {
 		t.Fatalf("%d presigned records, want %d: %+v", len(presigned), len(want), presigned)
 	}

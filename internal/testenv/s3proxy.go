@@ -25,7 +25,8 @@ type S3Record struct {
 	Authorized       bool   // an Authorization header was sent
 	Status           int
 	RespBytes        int64 // response body bytes sent to the client
-	Refused          bool  // answered by RefusePresigned, not forwarded
+	Refused          bool  // answered by RefusePresigned or the hook, not forwarded
+	Range            string // the Range header, if any
 }
 
 // S3Proxy is a reverse proxy before an S3 server (path-style addressing)
@@ -37,9 +38,11 @@ type S3Proxy struct {
 	proxy *httputil.ReverseProxy
 	srv   *http.Server
 
-	mu      sync.Mutex
-	records []S3Record
-	refuse  map[[2]string]int
+	mu        sync.Mutex
+	records   []S3Record
+	refuse    map[[2]string]int
+	presigned map[[2]string]int // presigned GETs seen, per object
+	hook      func(bucket, key string, n int) int
 }
 
 // NewS3Proxy starts a proxy on a free 127.0.0.1 port forwarding to target
@@ -57,7 +60,7 @@ func NewS3Proxy(target string) (*S3Proxy, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil
-	p := &S3Proxy{URL: "http://" + ln.Addr().String(), refuse: map[[2]string]int{}}
+	p := &S3Proxy{URL: "http://" + ln.Addr().String(), refuse: map[[2]string]int{}, presigned: map[[2]string]int{}}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(tu)
@@ -84,6 +87,8 @@ func (p *S3Proxy) Reset() {
 	defer p.mu.Unlock()
 	p.records = nil
 	p.refuse = map[[2]string]int{}
+	p.presigned = map[[2]string]int{}
+	p.hook = nil
 }
 
 // RefusePresigned makes presigned GETs (and HEADs) of bucket/key answer
@@ -98,6 +103,17 @@ func (p *S3Proxy) RefusePresigned(bucket, key string, status int) {
 		return
 	}
 	p.refuse[[2]string{bucket, key}] = status
+}
+
+// SetPresignedHook calls f before forwarding each presigned GET, with the
+// object and how many presigned GETs of it the proxy has now seen (1 for the
+// first). f may act (change the object, say) and may refuse the request by
+// returning a status, as RefusePresigned does; 0 forwards it. nil removes
+// the hook. f runs on the proxy's goroutines.
+func (p *S3Proxy) SetPresignedHook(f func(bucket, key string, n int) int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hook = f
 }
 
 // Close stops the proxy.
@@ -121,10 +137,22 @@ func (p *S3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Presigned:        q.Get("X-Amz-Signature") != "",
 		Authorized:       r.Header.Get("Authorization") != "",
 	}
+	rec.Range = r.Header.Get("Range")
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 	p.mu.Lock()
 	status, refused := p.refuse[[2]string{bucket, key}]
+	hook := p.hook
+	n := 0
+	if rec.Presigned && r.Method == http.MethodGet {
+		p.presigned[[2]string{bucket, key}]++
+		n = p.presigned[[2]string{bucket, key}]
+	}
 	p.mu.Unlock()
+	if hook != nil && n > 0 && !refused {
+		if st := hook(bucket, key, n); st != 0 {
+			status, refused = st, true
+		}
+	}
 	if refused && rec.Presigned && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		rec.Refused = true
 		writeS3Error(cw, r, status, bucket, key)

@@ -2,9 +2,12 @@
 // azblob. A *Destination creates and lists containers, stats and lists
 // blobs, ingests blobs server-side from a URL (Put Blob From URL; Put Block
 // From URL and Put Block List for objects past one request), stages blocks
-// streamed through this process (Put Block with a transactional MD5), and
-// states Azure's size limits. Blob index tags and the access tier are set
-// in the request that creates a blob. Every error it returns is a
+// streamed through this process (Put Block with a transactional MD5), lists
+// the uncommitted blocks of a blob so an interrupted copy resumes block by
+// block, and states Azure's size limits. A fetch from a URL is made
+// conditional on the source's listed ETag (x-ms-source-if-match) when the
+// URL carries one. Blob index tags and the access tier are set in the
+// request that creates a blob. Every error it returns is a
 // *providers.Error classified at this boundary, wrapping the SDK error
 // (errors.As reaches *azcore.ResponseError), with a one-line message that
 // never contains a SAS, key or presigned URL. The SDK's own retries are
@@ -118,6 +121,7 @@ var (
 	_ providers.BlockStager     = (*Destination)(nil)
 	_ providers.Limiter         = (*Destination)(nil)
 	_ providers.ContainerLister = (*Destination)(nil)
+	_ providers.BlockLister     = (*Destination)(nil)
 )
 
 // New builds a Destination. It sends no request. Errors name the option that
@@ -443,6 +447,9 @@ func (d *Destination) ListBlobs(ctx context.Context, containerName string, opts 
 // anything. When Azure cannot read src the error is classified by the
 // source's status (see classify): 401/403 → SourceUnreachable, 404 →
 // NotFound, 412 → Precondition, 429/503 → Throttled, 5xx → Transient.
+// src.IfMatch, when set, makes Azure's fetch conditional on the source's
+// ETag (x-ms-source-if-match, see sourceConditions): a source changed since
+// it was listed fails with Precondition and nothing is written.
 func (d *Destination) PutBlobFromURL(ctx context.Context, containerName, name string, src providers.SourceURL, size int64, props providers.Properties) error {
 	const op = "PutBlobFromURL"
 	where := containerName + "/" + name
@@ -457,11 +464,12 @@ func (d *Destination) PutBlobFromURL(ctx context.Context, containerName, name st
 		return classify(ctx, op, where, err)
 	}
 	_, err := d.blockBlob(containerName, name).UploadBlobFromURL(ctx, src.URL.Reveal(), &blockblob.UploadBlobFromURLOptions{
-		CopySourceBlobProperties: to.Ptr(false),
-		HTTPHeaders:              httpHeaders(props),
-		Metadata:                 metadata(props.Metadata),
-		Tags:                     tags(props.Tags),
-		Tier:                     tier(props.Tier),
+		CopySourceBlobProperties:       to.Ptr(false),
+		HTTPHeaders:                    httpHeaders(props),
+		Metadata:                       metadata(props.Metadata),
+		Tags:                           tags(props.Tags),
+		Tier:                           tier(props.Tier),
+		SourceModifiedAccessConditions: sourceConditions(src),
 	})
 	return classify(ctx, op, where, err)
 }
@@ -469,8 +477,9 @@ func (d *Destination) PutBlobFromURL(ctx context.Context, containerName, name st
 // StageBlockFromURL stages bytes r of src as block id of blob name (Put Block
 // From URL with x-ms-source-range; the whole source for a zero Range). The
 // block stays uncommitted until CommitBlocks lists it. r.Count must be
-// 1..4000 MiB (or r zero); id must be 1..64 bytes. Source failures are
-// classified as for PutBlobFromURL.
+// 1..4000 MiB (or r zero); id must be 1..64 bytes. Source failures, and a
+// src.IfMatch the source no longer meets, are classified as for
+// PutBlobFromURL; nothing is staged then.
 func (d *Destination) StageBlockFromURL(ctx context.Context, containerName, name string, id providers.BlockID, src providers.SourceURL, r providers.Range) error {
 	const op = "StageBlockFromURL"
 	where := containerName + "/" + name
@@ -488,7 +497,8 @@ func (d *Destination) StageBlockFromURL(ctx context.Context, containerName, name
 		return classify(ctx, op, where, err)
 	}
 	_, err := d.blockBlob(containerName, name).StageBlockFromURL(ctx, encodeBlockID(id), src.URL.Reveal(), &blockblob.StageBlockFromURLOptions{
-		Range: blob.HTTPRange{Offset: r.Offset, Count: r.Count},
+		Range:                          blob.HTTPRange{Offset: r.Offset, Count: r.Count},
+		SourceModifiedAccessConditions: sourceConditions(src),
 	})
 	return classify(ctx, op, where, err)
 }
@@ -574,14 +584,21 @@ func (d *Destination) CommitBlocks(ctx context.Context, containerName, name stri
 	return classify(ctx, op, where, err)
 }
 
-// GetBlockList returns the IDs of the uncommitted blocks of blob name, in the
-// order Azure reports them (Get Block List, blocklisttype=uncommitted). A
-// resumed transfer uses it to skip blocks already staged. A blob that has
-// neither committed nor uncommitted blocks is NotFound.
-func (d *Destination) GetBlockList(ctx context.Context, containerName, name string) ([]providers.BlockID, error) {
-	const op = "GetBlockList"
+// UncommittedBlocks returns the IDs of the staged, uncommitted blocks of
+// blob name, in the order Azure reports them (Get Block List,
+// blocklisttype=uncommitted). A resumed transfer uses it to skip blocks
+// already staged. A blob that does not exist, or has no uncommitted blocks,
+// gives none and no error (Azure answers 404 BlobNotFound for a name with
+// neither committed nor uncommitted blocks); a missing container is
+// NotFound. Azure discards uncommitted blocks a week after they were
+// staged, or when the blob is committed or replaced.
+func (d *Destination) UncommittedBlocks(ctx context.Context, containerName, name string) ([]providers.BlockID, error) {
+	const op = "UncommittedBlocks"
 	where := containerName + "/" + name
 	resp, err := d.blockBlob(containerName, name).GetBlockList(ctx, blockblob.BlockListTypeUncommitted, nil)
+	if bloberror.HasCode(err, bloberror.BlobNotFound) && ctx.Err() == nil {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, classify(ctx, op, where, err)
 	}
@@ -598,6 +615,19 @@ func (d *Destination) GetBlockList(ctx context.Context, containerName, name stri
 		ids = append(ids, providers.BlockID(raw))
 	}
 	return ids, nil
+}
+
+// sourceConditions is src.IfMatch as x-ms-source-if-match, nil when unset.
+// The SDK sends an ETag verbatim and Azure's ETags are quoted HTTP entity
+// tags, so the value is quoted here: "<etag>". Azure passes the condition to
+// the source's GET as If-Match, where S3 (and versitygw) accept the quoted
+// form, the only one RFC 9110 allows.
+func sourceConditions(src providers.SourceURL) *blob.SourceModifiedAccessConditions {
+	if src.IfMatch == "" {
+		return nil
+	}
+	etag := azcore.ETag(`"` + strings.Trim(src.IfMatch, `"`) + `"`)
+	return &blob.SourceModifiedAccessConditions{SourceIfMatch: &etag}
 }
 
 // encodeBlockID is the base64 (standard encoding) form Azure's API takes.

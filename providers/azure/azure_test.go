@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,15 +103,39 @@ func (r *rig) readBlob(t *testing.T, c, name string) []byte {
 // told to refuse or fail.
 type source struct {
 	srv      *httptest.Server
-	data     []byte
+	mu       sync.Mutex
+	data     []byte // guarded by mu, as is ifMatch
 	status   int    // non-zero: answer every request with it
 	code     string // S3 error code for status
 	requests atomic.Int64
 	block    chan struct{} // when set, requests wait for it (or the client)
+	ifMatch  []string      // If-Match headers received, in order
+}
+
+// etagOf is the ETag S3 gives a single-part upload of d: its hex MD5.
+func etagOf(d []byte) string {
+	sum := md5.Sum(d)
+	return hex.EncodeToString(sum[:])
+}
+
+// replace changes the object the source serves (and so its ETag).
+func (s *source) replace(d []byte) {
+	s.mu.Lock()
+	s.data = d
+	s.mu.Unlock()
+}
+
+// ifMatches returns the If-Match headers the source has received.
+func (s *source) ifMatches() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.ifMatch)
 }
 
 // serve starts a source on 127.0.0.1 with data; status 0 serves it (ranges
-// honoured), else every request gets status with an S3-style error body.
+// honoured, ETag the MD5 of the data, If-Match honoured like S3: quoted or
+// not, 412 PreconditionFailed on a mismatch), else every request gets
+// status with an S3-style error body.
 func serve(t *testing.T, data []byte, status int, code string) *source {
 	t.Helper()
 	s := &source{data: data, status: status, code: code}
@@ -129,8 +154,25 @@ func serve(t *testing.T, data []byte, status int, code string) *source {
 			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><RequestId>1</RequestId></Error>`, s.code, http.StatusText(s.status))
 			return
 		}
+		s.mu.Lock()
+		data := s.data
+		im := r.Header.Get("If-Match")
+		if im != "" {
+			s.ifMatch = append(s.ifMatch, im)
+		}
+		s.mu.Unlock()
+		etag := etagOf(data)
+		if im != "" && strings.Trim(im, `"`) != etag {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusPreconditionFailed)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-Match</Condition></Error>`)
+			return
+		}
+		// Checked above as S3 does; ServeContent would refuse an unquoted one.
+		r.Header.Del("If-Match")
 		w.Header().Set("Content-Type", "application/octet-stream")
-		http.ServeContent(w, r, "object", time.Unix(1700000000, 0), bytes.NewReader(s.data))
+		w.Header().Set("ETag", `"`+etag+`"`)
+		http.ServeContent(w, r, "object", time.Unix(1700000000, 0), bytes.NewReader(data))
 	}))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -168,6 +210,12 @@ func TestConformance(t *testing.T) {
 				return serve(t, data, http.StatusForbidden, "AccessDenied").url()
 			}
 			return serve(t, data, 0, "").url()
+		},
+		ServeChangingURL: func(t *testing.T, data []byte) (providers.SourceURL, func([]byte)) {
+			src := serve(t, data, 0, "")
+			su := src.url()
+			su.IfMatch = etagOf(data)
+			return su, src.replace
 		},
 		ReadBlob: r.readBlob,
 	})
@@ -276,16 +324,16 @@ func TestBlocksFromURL(t *testing.T) {
 			t.Fatalf("block %d: %v", i, err)
 		}
 	}
-	staged, err := r.dst.GetBlockList(t.Context(), c, "big")
+	staged, err := r.dst.UncommittedBlocks(t.Context(), c, "big")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(staged) != len(ids) {
-		t.Errorf("GetBlockList = %q, want %d IDs", staged, len(ids))
+		t.Errorf("UncommittedBlocks = %q, want %d IDs", staged, len(ids))
 	}
 	for _, id := range staged {
 		if len(id) != 32 || !strings.HasPrefix(string(id), "0000") {
-			t.Errorf("GetBlockList id %q not decoded", id)
+			t.Errorf("UncommittedBlocks id %q not decoded", id)
 		}
 	}
 	if _, err := r.dst.StatBlob(t.Context(), c, "big"); providers.KindOf(err) != providers.KindNotFound {
@@ -306,7 +354,7 @@ func TestBlocksFromURL(t *testing.T) {
 	if info.Size != int64(len(d)) || info.ContentType != "application/x-big" || !bytes.Equal(info.ContentMD5, sum[:]) || info.Metadata["parts"] != "5" {
 		t.Errorf("StatBlob = %+v", info)
 	}
-	if left, err := r.dst.GetBlockList(t.Context(), c, "big"); err != nil || len(left) != 0 {
+	if left, err := r.dst.UncommittedBlocks(t.Context(), c, "big"); err != nil || len(left) != 0 {
 		t.Errorf("uncommitted after commit = %q, %v", left, err)
 	}
 	t.Logf("%d bytes in %d blocks from URL; source served %d requests", len(d), len(ids), src.requests.Load())
@@ -393,6 +441,66 @@ func TestSourceFailures(t *testing.T) {
 				t.Errorf("blob exists after a failed copy: %v", err)
 			}
 		})
+	}
+}
+
+// TestSourceIfMatch checks what reaches the source: Azure's
+// x-ms-source-if-match (forwarded by the rig's front as If-Match) carries
+// the listed ETag quoted, an unchanged source is copied, and a changed one
+// gives Precondition with the source's 412 and writes nothing.
+func TestSourceIfMatch(t *testing.T) {
+	r := newRig(t)
+	c := r.container(t)
+	d := providertest.Data(5000, 7)
+	src := serve(t, d, 0, "")
+	su := src.url()
+	su.IfMatch = etagOf(d)
+	if err := r.dst.PutBlobFromURL(t.Context(), c, "same", su, int64(len(d)), providers.Properties{}); err != nil {
+		t.Fatalf("PutBlobFromURL: %v", err)
+	}
+	if err := r.dst.StageBlockFromURL(t.Context(), c, "staged", "id-1", su, providers.Range{Offset: 0, Count: 1000}); err != nil {
+		t.Fatalf("StageBlockFromURL: %v", err)
+	}
+	want := `"` + su.IfMatch + `"`
+	if got := src.ifMatches(); len(got) != 2 || got[0] != want || got[1] != want {
+		t.Errorf("the source received If-Match %q, want %q twice", got, want)
+	}
+	// No IfMatch, no condition.
+	if err := r.dst.PutBlobFromURL(t.Context(), c, "unconditional", src.url(), int64(len(d)), providers.Properties{}); err != nil {
+		t.Fatalf("PutBlobFromURL without IfMatch: %v", err)
+	}
+	if got := src.ifMatches(); len(got) != 2 {
+		t.Errorf("a SourceURL without IfMatch sent If-Match: %q", got)
+	}
+
+	src.replace(providertest.Data(5000, 8))
+	for op, call := range map[string]func() error{
+		"PutBlobFromURL": func() error {
+			return r.dst.PutBlobFromURL(t.Context(), c, "changed", su, int64(len(d)), providers.Properties{})
+		},
+		"StageBlockFromURL": func() error {
+			return r.dst.StageBlockFromURL(t.Context(), c, "staged", "id-2", su, providers.Range{Offset: 1000, Count: 1000})
+		},
+	} {
+		err := call()
+		var pe *providers.Error
+		if !errors.As(err, &pe) || pe.Kind != providers.KindPrecondition || pe.Code != "CannotVerifyCopySource" || pe.Status != http.StatusPreconditionFailed {
+			t.Errorf("%s of a changed source: %v; want precondition failed (CannotVerifyCopySource, HTTP 412)", op, err)
+		}
+		if providers.IsRetryable(err) {
+			t.Errorf("%s: retryable: %v", op, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "HTTP 412 PreconditionFailed") {
+			t.Errorf("%s: %q does not name the source's answer", op, err)
+		}
+		noSecret(t, err)
+		t.Logf("%s: %v", op, err)
+	}
+	if _, err := r.dst.StatBlob(t.Context(), c, "changed"); providers.KindOf(err) != providers.KindNotFound {
+		t.Errorf("blob exists after a changed source: %v", err)
+	}
+	if ids, err := r.dst.UncommittedBlocks(t.Context(), c, "staged"); err != nil || len(ids) != 1 || ids[0] != "id-1" {
+		t.Errorf("UncommittedBlocks = %q, %v; want only id-1", ids, err)
 	}
 }
 

@@ -72,7 +72,8 @@ func (s *Store) ListBlobs(ctx context.Context, container string, opts providers.
 // before anything is fetched; a source that delivers other than size bytes
 // is a Precondition failure (stricter than Azure, to catch callers that
 // pass the wrong size). A source answering non-2xx fails as Azure does,
-// with Code "CannotVerifyCopySource" (see sourceError). props.Tags and
+// with Code "CannotVerifyCopySource" (see sourceError); a src.IfMatch the
+// source no longer meets is a Precondition failure. props.Tags and
 // props.Tier are checked as Azure checks them (see checkTagsTier) before
 // anything is fetched.
 func (s *Store) PutBlobFromURL(ctx context.Context, container, name string, src providers.SourceURL, size int64, props providers.Properties) error {
@@ -115,8 +116,8 @@ func (s *Store) PutBlobFromURL(ctx context.Context, container, name string, src 
 	return nil
 }
 
-// StageBlockFromURL fetches bytes r of src (all of it for a zero Range) and
-// stages them as block id of blob name.
+// StageBlockFromURL fetches bytes r of src (all of it for a zero Range),
+// conditional on src.IfMatch, and stages them as block id of blob name.
 func (s *Store) StageBlockFromURL(ctx context.Context, container, name string, id providers.BlockID, src providers.SourceURL, r providers.Range) error {
 	const op = "StageBlockFromURL"
 	where := container + "/" + name
@@ -187,6 +188,28 @@ func (s *Store) stage(op, where, container, name string, id providers.BlockID, d
 	}
 	sb.blocks[id] = data
 	return nil
+}
+
+// UncommittedBlocks returns the IDs of the staged, uncommitted blocks of
+// blob name in ascending byte order; none, and no error, when the blob has
+// none or does not exist. A missing container is NotFound.
+func (s *Store) UncommittedBlocks(ctx context.Context, container, name string) ([]providers.BlockID, error) {
+	const op = "UncommittedBlocks"
+	where := container + "/" + name
+	if err := s.begin(ctx, op, where); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buckets[container]
+	if b == nil {
+		return nil, notFound(op, where, "ContainerNotFound")
+	}
+	sb := b.staged[name]
+	if sb == nil || len(sb.blocks) == 0 {
+		return nil, nil
+	}
+	return slices.Sorted(maps.Keys(sb.blocks)), nil
 }
 
 // CommitBlocks makes the listed blocks, in order, the content of blob name.
@@ -355,7 +378,8 @@ func validID(op, where string, id providers.BlockID) error {
 }
 
 // fetch GETs r of src (all of it for a zero Range) as Azure would, reading
-// at most limit bytes.
+// at most limit bytes; src.IfMatch, when set, is sent as If-Match, so a
+// source that changed answers 412 and the fetch fails with Precondition.
 func (s *Store) fetch(ctx context.Context, op, where string, src providers.SourceURL, r providers.Range, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL.Reveal(), nil)
 	if err != nil {
@@ -364,6 +388,10 @@ func (s *Store) fetch(ctx context.Context, op, where string, src providers.Sourc
 	}
 	// Bytes must arrive as stored: never let the transport gunzip them.
 	req.Header.Set("Accept-Encoding", "identity")
+	if src.IfMatch != "" {
+		// As Azure forwards x-ms-source-if-match: a quoted entity tag.
+		req.Header.Set("If-Match", `"`+strings.Trim(src.IfMatch, `"`)+`"`)
+	}
 	ranged := r != (providers.Range{})
 	if ranged {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", r.Offset, r.Offset+r.Count-1))

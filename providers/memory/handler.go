@@ -17,8 +17,10 @@ import (
 // hex(hmac-sha256(secret, "GET\n/escaped-bucket/escaped-key\nexpires\nversion")). It answers like S3: 200 with
 // the object, 206 with Content-Range for a satisfiable single Range
 // (bytes=a-b, bytes=a-, bytes=-n), 416 for an unsatisfiable one, the whole
-// object for a Range it cannot parse; 403 for a bad or missing signature or
-// an expired URL, 404 for a missing bucket or object, 405 for other methods.
+// object for a Range it cannot parse; 412 PreconditionFailed when If-Match
+// names no ETag the object has (quoted or not, as S3 accepts, or "*"); 403
+// for a bad or missing signature or an expired URL, 404 for a missing bucket
+// or object, 405 for other methods.
 // Errors carry an S3-style XML body.
 func (s *Store) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
@@ -72,6 +74,11 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, e.etag()) {
+		writeError(w, http.StatusPreconditionFailed, "PreconditionFailed", "at least one of the pre-conditions you specified did not hold")
+		return
+	}
+
 	size := int64(len(e.data))
 	h := w.Header()
 	h.Set("Accept-Ranges", "bytes")
@@ -114,6 +121,19 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	n, _ := w.Write(e.data[start:end])
 	s.served.Add(int64(n))
+}
+
+// etagMatches reports whether an If-Match value names etag (unquoted):
+// "*", or a comma-separated list of ETags, each quoted or not (S3 accepts
+// both).
+func etagMatches(ifMatch, etag string) bool {
+	for v := range strings.SplitSeq(ifMatch, ",") {
+		v = strings.TrimSpace(v)
+		if v == "*" || strings.Trim(v, `"`) == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // splitPath splits an escaped "/bucket/key" path; the key may hold any

@@ -5,8 +5,9 @@
 // request counters), what scale tests fill with a million small objects, and
 // the first provider the providertest conformance suite must pass. Presigned
 // URLs are real: Handler serves them over HTTP with S3-like Range and
-// signature behaviour, and the URLIngester methods fetch source URLs over
-// HTTP like Azure does, so no payload passes through the caller. Tags and
+// signature behaviour (If-Match included), and the URLIngester methods
+// fetch source URLs over HTTP like Azure does, conditional on the URL's
+// IfMatch, so no payload passes through the caller. Tags and
 // tiers follow the services: a source Stat reports only the number of tags
 // (as S3's HEAD does) and Tags fetches them, while StatBlob reports a
 // blob's tags and tier; blob writes check tags and tiers against Azure's
@@ -41,6 +42,7 @@ var (
 	_ providers.BlockStager     = (*Store)(nil)
 	_ providers.Limiter         = (*Store)(nil)
 	_ providers.ContainerLister = (*Store)(nil)
+	_ providers.BlockLister     = (*Store)(nil)
 )
 
 // MiB is 2^20 bytes.
@@ -82,7 +84,7 @@ type Options struct {
 	// the operation ("List", "Stat", "Tags", "PresignGet", "OpenRange",
 	// "ListBuckets", "EnsureContainer", "StatBlob", "ListBlobs",
 	// "ListContainers", "PutBlobFromURL", "StageBlockFromURL",
-	// "StageBlock", "CommitBlocks")
+	// "StageBlock", "CommitBlocks", "UncommittedBlocks")
 	// and where it applies ("bucket", "bucket/key"); a non-nil return is
 	// returned as is, and nothing else happens. Handler calls it too, with
 	// op "Serve": an error is answered with the HTTP status of its kind.

@@ -106,6 +106,23 @@ func (ss *sourceService) serveURL(t *testing.T, data []byte, refuse bool) provid
 	return su
 }
 
+// serveChangingURL presigns data with its ETag as IfMatch, as a listing
+// would give it; replace overwrites the object.
+func (ss *sourceService) serveChangingURL(t *testing.T, data []byte) (providers.SourceURL, func([]byte)) {
+	t.Helper()
+	key := newName("obj")
+	ss.s.Put("source", key, data, providers.Properties{})
+	info, err := ss.s.Stat(t.Context(), "source", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	su, err := ss.s.PresignGet(t.Context(), "source", info.Object, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return su, func(d []byte) { ss.s.Put("source", key, d, providers.Properties{}) }
+}
+
 func TestDestination(t *testing.T) {
 	ss := newSourceService(t)
 	d := memory.New(memory.Options{})
@@ -113,6 +130,7 @@ func TestDestination(t *testing.T) {
 		Destination:      d,
 		NewContainerName: func(t *testing.T) string { return newName("dst") },
 		ServeURL:         ss.serveURL,
+		ServeChangingURL: ss.serveChangingURL,
 		ReadBlob: func(t *testing.T, container, name string) []byte {
 			t.Helper()
 			data, _, ok := d.Get(container, name)
@@ -537,4 +555,48 @@ func TestManyObjects(t *testing.T) {
 	}
 	t.Logf("listed them in %v", time.Since(start))
 	runtime.KeepAlive(s)
+}
+
+// Handler honours If-Match as S3 does: the ETag quoted or not, "*", or a
+// list; anything else is 412 PreconditionFailed.
+func TestHandlerIfMatch(t *testing.T) {
+	s := memory.New(memory.Options{})
+	serve(t, s)
+	s.Put("b", "k", []byte("abc"), providers.Properties{})
+	su, err := s.PresignGet(t.Context(), "b", providers.Object{Key: "k", ETag: "900150983cd24fb0d6963f7d28e17f72"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if su.IfMatch != "900150983cd24fb0d6963f7d28e17f72" {
+		t.Errorf("IfMatch %q, want the object's ETag", su.IfMatch)
+	}
+	for _, c := range []struct {
+		ifMatch string
+		want    int
+	}{
+		{`"900150983cd24fb0d6963f7d28e17f72"`, http.StatusOK},
+		{`900150983cd24fb0d6963f7d28e17f72`, http.StatusOK},
+		{`*`, http.StatusOK},
+		{`"0123", "900150983cd24fb0d6963f7d28e17f72"`, http.StatusOK},
+		{`"0123"`, http.StatusPreconditionFailed},
+		{`900150983cd24fb0d6963f7d28e17f73`, http.StatusPreconditionFailed},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, su.URL.Reveal(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("If-Match", c.ifMatch)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("If-Match %s: HTTP %d, want %d", c.ifMatch, resp.StatusCode, c.want)
+		}
+		if c.want == http.StatusPreconditionFailed && !strings.Contains(string(body), "<Code>PreconditionFailed</Code>") {
+			t.Errorf("If-Match %s: body %q lacks PreconditionFailed", c.ifMatch, body)
+		}
+	}
 }

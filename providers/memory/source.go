@@ -199,8 +199,9 @@ const (
 )
 
 // PresignGet returns a URL of Handler for obj, valid for ttl (at most
-// MaxPresignTTL). Without a base URL it fails with ErrCantServerSide.
-// Presigning checks nothing about the object, as S3's does not.
+// MaxPresignTTL), with IfMatch set to obj.ETag. Without a base URL it fails
+// with ErrCantServerSide. Presigning checks nothing about the object, as
+// S3's does not.
 func (s *Store) PresignGet(ctx context.Context, bucket string, obj providers.Object, ttl time.Duration) (providers.SourceURL, error) {
 	const op = "PresignGet"
 	where := bucket + "/" + obj.Key
@@ -227,7 +228,7 @@ func (s *Store) PresignGet(ctx context.Context, bucket string, obj providers.Obj
 		q += "&" + paramVersion + "=" + url.QueryEscape(obj.VersionID)
 	}
 	q += "&" + paramSignature + "=" + s.sign("GET", path, exp, obj.VersionID)
-	return providers.SourceURL{URL: providers.Secret(base + path + "?" + q), Expires: expires}, nil
+	return providers.SourceURL{URL: providers.Secret(base + path + "?" + q), Expires: expires, IfMatch: obj.ETag}, nil
 }
 
 // sign is hex(hmac-sha256(secret, method \n escaped-path \n expires \n version)).

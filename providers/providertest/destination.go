@@ -13,7 +13,8 @@ import (
 )
 
 // TestDestination runs the conformance suite for a Destination, and for the
-// URLIngester, BlockStager and ContainerLister capabilities it has. Every
+// URLIngester, BlockStager, ContainerLister and BlockLister capabilities it
+// has. Every
 // subtest creates its own container from h.NewContainerName.
 func TestDestination(t *testing.T, h DestinationHarness) {
 	if h.Destination == nil || h.NewContainerName == nil {
@@ -26,6 +27,7 @@ func TestDestination(t *testing.T, h DestinationHarness) {
 	dt.ing, _ = h.Destination.(providers.URLIngester)
 	dt.stager, _ = h.Destination.(providers.BlockStager)
 	dt.lister, _ = h.Destination.(providers.ContainerLister)
+	dt.blocks, _ = h.Destination.(providers.BlockLister)
 	if dt.ing != nil && h.ServeURL == nil {
 		t.Fatal("providertest: the Destination is a URLIngester but DestinationHarness.ServeURL is nil")
 	}
@@ -51,6 +53,11 @@ func TestDestination(t *testing.T, h DestinationHarness) {
 			t.Run("CommitUnknownBlock", dt.testCommitUnknown)
 			t.Run("ReplaceKeepsOldUntilCommit", dt.testReplaceKeepsOld)
 			t.Run("TagsAndTier", dt.testTagsTier)
+			if h.ServeChangingURL != nil {
+				t.Run("SourceChanged", dt.testSourceChanged)
+			} else {
+				t.Log("providertest: DestinationHarness.ServeChangingURL is nil; source-changed tests skipped")
+			}
 		})
 	} else {
 		t.Log("providertest: Destination is not a URLIngester; URL tests skipped")
@@ -65,6 +72,9 @@ func TestDestination(t *testing.T, h DestinationHarness) {
 		t.Log("providertest: Destination cannot write blobs; listing tests skipped")
 		return
 	}
+	if dt.blocks != nil {
+		t.Run("UncommittedBlocks", dt.testUncommitted)
+	}
 	t.Run("ListBlobs", dt.testListBlobs)
 	t.Run("AwkwardNames", dt.testAwkward)
 }
@@ -74,6 +84,7 @@ type destTest struct {
 	ing    providers.URLIngester
 	stager providers.BlockStager
 	lister providers.ContainerLister
+	blocks providers.BlockLister
 }
 
 // container returns a new, created container.
@@ -559,4 +570,117 @@ func (dt *destTest) testAwkward(t *testing.T) {
 	for _, n := range names {
 		dt.checkBlob(t, fmt.Sprintf("awkward name %q", n), c, n, byName[n], nil)
 	}
+}
+
+// testSourceChanged serves an object, takes its ETag as a listing would,
+// then changes the object: every fetch conditional on the old ETag must
+// fail with Precondition (not retryable), commit nothing and stage nothing,
+// while fetches made before the change succeed, which also proves the
+// destination sends the condition in a form S3 accepts.
+func (dt *destTest) testSourceChanged(t *testing.T) {
+	c := dt.container(t)
+	d1, d2 := Data(4096, 111), Data(4096, 112)
+	src, replace := dt.h.ServeChangingURL(t, d1)
+	if src.IfMatch == "" {
+		t.Fatal("ServeChangingURL gave a SourceURL without IfMatch")
+	}
+	p1 := providers.Properties{ContentType: "text/v1"}
+	if err := dt.ing.PutBlobFromURL(t.Context(), c, "kept", src, int64(len(d1)), p1); err != nil {
+		t.Fatalf("PutBlobFromURL of an unchanged source: %v", err)
+	}
+	dt.checkBlob(t, "PutBlobFromURL of an unchanged source", c, "kept", d1, &p1)
+	bid := ids(2)
+	if err := dt.ing.StageBlockFromURL(t.Context(), c, "blocks", bid[0], src, rng(0, 2048)); err != nil {
+		t.Fatalf("StageBlockFromURL of an unchanged source: %v", err)
+	}
+
+	replace(d2)
+	checkChanged := func(what string, err error) {
+		t.Helper()
+		checkKind(t, what, err, providers.KindPrecondition)
+		if providers.IsRetryable(err) {
+			t.Errorf("%s: a changed source is retryable: %v", what, err)
+		}
+	}
+	err := dt.ing.PutBlobFromURL(t.Context(), c, "new", src, int64(len(d2)), providers.Properties{})
+	checkChanged("PutBlobFromURL of a changed source", err)
+	dt.checkAbsent(t, "after PutBlobFromURL of a changed source", c, "new")
+	err = dt.ing.PutBlobFromURL(t.Context(), c, "kept", src, int64(len(d2)), providers.Properties{ContentType: "text/v2"})
+	checkChanged("PutBlobFromURL of a changed source over a blob", err)
+	dt.checkBlob(t, "blob after a replacing PutBlobFromURL of a changed source", c, "kept", d1, &p1)
+	err = dt.ing.StageBlockFromURL(t.Context(), c, "blocks", bid[1], src, rng(2048, 2048))
+	checkChanged("StageBlockFromURL of a changed source", err)
+	if dt.blocks != nil {
+		got, err := dt.blocks.UncommittedBlocks(t.Context(), c, "blocks")
+		if err != nil || !slices.Equal(got, bid[:1]) {
+			t.Errorf("UncommittedBlocks after a refused block = %q, %v; want %q", got, err, bid[:1])
+		}
+	}
+	// The refused block was not staged: a commit naming it fails and
+	// commits nothing; the block staged before the change is intact.
+	err = dt.ing.CommitBlocks(t.Context(), c, "blocks", bid, providers.Properties{})
+	checkKind(t, "CommitBlocks naming the refused block", err, providers.KindInvalid)
+	dt.checkAbsent(t, "after CommitBlocks naming the refused block", c, "blocks")
+	if err := dt.ing.CommitBlocks(t.Context(), c, "blocks", bid[:1], providers.Properties{}); err != nil {
+		t.Fatalf("CommitBlocks of the block staged before the change: %v", err)
+	}
+	dt.checkBlob(t, "block staged before the change", c, "blocks", d1[:2048], nil)
+}
+
+// stage stages bytes r of d as block id of blob name through the
+// capability the destination has.
+func (dt *destTest) stage(t *testing.T, container, name string, id providers.BlockID, d []byte, r providers.Range) {
+	t.Helper()
+	var err error
+	if dt.stager != nil {
+		part := d[r.Offset : r.Offset+r.Count]
+		err = dt.stager.StageBlock(t.Context(), container, name, id, bytes.NewReader(part), r.Count)
+	} else {
+		err = dt.ing.StageBlockFromURL(t.Context(), container, name, id, dt.h.ServeURL(t, d, false), r)
+	}
+	if err != nil {
+		t.Fatalf("staging block %s of %q: %v", id, name, err)
+	}
+}
+
+// testUncommitted stages two of three blocks and expects UncommittedBlocks
+// to list exactly those two (in any order), then none after the commit.
+func (dt *destTest) testUncommitted(t *testing.T) {
+	c := dt.container(t)
+	got, err := dt.blocks.UncommittedBlocks(t.Context(), c, "resume")
+	if err != nil || len(got) != 0 {
+		t.Errorf("UncommittedBlocks of a missing blob = %q, %v; want none, nil", got, err)
+	}
+	d := Data(6000, 121)
+	rs := []providers.Range{rng(0, 2000), rng(2000, 2000), rng(4000, 2000)}
+	bid := ids(3)
+	for _, i := range []int{2, 0} {
+		dt.stage(t, c, "resume", bid[i], d, rs[i])
+	}
+	dt.checkAbsent(t, "with blocks staged", c, "resume")
+	got, err = dt.blocks.UncommittedBlocks(t.Context(), c, "resume")
+	if err != nil {
+		t.Fatalf("UncommittedBlocks: %v", err)
+	}
+	slices.Sort(got)
+	if want := []providers.BlockID{bid[0], bid[2]}; !slices.Equal(got, want) {
+		t.Errorf("UncommittedBlocks = %q, want %q in any order", got, want)
+	}
+	// Another blob's blocks are its own.
+	if other, err := dt.blocks.UncommittedBlocks(t.Context(), c, "resume2"); err != nil || len(other) != 0 {
+		t.Errorf("UncommittedBlocks of another name = %q, %v; want none, nil", other, err)
+	}
+	dt.stage(t, c, "resume", bid[1], d, rs[1])
+	if err := dt.h.Destination.(providers.BlockCommitter).CommitBlocks(t.Context(), c, "resume", bid, providers.Properties{}); err != nil {
+		t.Fatalf("CommitBlocks: %v", err)
+	}
+	dt.checkBlob(t, "blob of resumed blocks", c, "resume", d, nil)
+	got, err = dt.blocks.UncommittedBlocks(t.Context(), c, "resume")
+	if err != nil || len(got) != 0 {
+		t.Errorf("UncommittedBlocks after the commit = %q, %v; want none, nil", got, err)
+	}
+	_, err = dt.blocks.UncommittedBlocks(t.Context(), dt.h.NewContainerName(t), "resume")
+	checkKind(t, "UncommittedBlocks in a missing container", err, providers.KindNotFound)
+	_, err = dt.blocks.UncommittedBlocks(canceledCtx(t), c, "resume")
+	checkCanceled(t, "UncommittedBlocks with a canceled ctx", err, context.Canceled)
 }

@@ -45,8 +45,8 @@ type SourceHarness struct {
 // DestinationHarness lets the suite exercise a Destination.
 type DestinationHarness struct {
 	// Destination under test. If it also implements providers.URLIngester,
-	// providers.BlockStager and/or providers.ContainerLister, those
-	// capabilities are tested too.
+	// providers.BlockStager, providers.ContainerLister and/or
+	// providers.BlockLister, those capabilities are tested too.
 	Destination providers.Destination
 	// NewContainerName returns a fresh, valid, not yet existing container
 	// name. Each call returns a distinct name.
@@ -55,6 +55,14 @@ type DestinationHarness struct {
 	// (for URLIngester tests) and returns it; refuse makes the URL answer
 	// 403 to every request, as a source that denies access would.
 	ServeURL func(t *testing.T, data []byte, refuse bool) providers.SourceURL
+	// ServeChangingURL, optional, serves data like ServeURL from a server
+	// that gives it an ETag and honours If-Match as S3 does (the ETag
+	// quoted or not; 412 PreconditionFailed when it does not match). The
+	// returned src.IfMatch is that ETag, without quotes, as a listing
+	// would report it. replace swaps the served content for other data
+	// with another ETag: the object changing between listing and copy.
+	// Without it the source-changed tests are skipped.
+	ServeChangingURL func(t *testing.T, data []byte) (src providers.SourceURL, replace func(data []byte))
 	// ReadBlob returns the committed content of a blob, read through the
 	// service's own API.
 	ReadBlob func(t *testing.T, container, name string) []byte

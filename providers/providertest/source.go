@@ -44,6 +44,7 @@ func TestSource(t *testing.T, h SourceHarness) {
 			t.Run("Expired", pt.testExpired)
 			t.Run("Tampered", pt.testTampered)
 			t.Run("Redacted", pt.testRedacted)
+			t.Run("IfMatch", pt.testIfMatch)
 			t.Run("AwkwardKeys", pt.testAwkward)
 		})
 	} else {
@@ -591,6 +592,27 @@ func (pt *presignTest) testRedacted(t *testing.T) {
 		if strings.Contains(form.text, sig) || (dec != "" && strings.Contains(form.text, dec)) {
 			t.Errorf("%s of a presigned URL shows its signature: %s", form.how, form.text)
 		}
+	}
+}
+
+// testIfMatch presigns listed objects: each SourceURL's IfMatch must be the
+// ETag the listing gave, so a destination can make its fetch conditional
+// on it; an object given without an ETag gets none.
+func (pt *presignTest) testIfMatch(t *testing.T) {
+	bucket := pt.h.NewBucket(t, []SeedObject{{Key: "a", Data: Data(100, 23)}, {Key: "b", Data: Data(200, 24)}})
+	objs, err := ListAll(t.Context(), pt.h.Source, bucket, "")
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("List = %d objects, %v; want 2", len(objs), err)
+	}
+	for _, o := range objs {
+		su := pt.presign(t, bucket, o, 10*time.Minute)
+		if su.IfMatch != o.ETag {
+			t.Errorf("PresignGet %q: IfMatch %q, want the listed ETag %q", o.Key, su.IfMatch, o.ETag)
+		}
+	}
+	su := pt.presign(t, bucket, providers.Object{Key: "a"}, 10*time.Minute)
+	if su.IfMatch != "" {
+		t.Errorf("PresignGet of an object without an ETag: IfMatch %q, want none", su.IfMatch)
 	}
 }
 

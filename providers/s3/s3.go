@@ -2,15 +2,20 @@
 // aws-sdk-go-v2. A *Source lists buckets (with their regions) and pages of
 // objects, stats objects and reads their tags, presigns GET URLs that a
 // destination such as Azure Blob Storage pulls from server-side, and reads
-// byte ranges for the streaming fallback. Every SDK failure is classified
-// into a *providers.Error at this boundary; the SDK's own retries are
-// switched off because the pipeline owns the single retry layer. ParseURL
-// turns the s3:// and AzCopy-style https:// forms a user types into a
-// Location.
+// byte ranges for the streaming fallback. Objects encrypted with a customer
+// key (SSE-C), requester-pays buckets and endpoints the destination cannot
+// reach are read with the right headers and refused for presigning with
+// providers.ErrCantServerSide, so the pipeline streams them. Every SDK
+// failure is classified into a *providers.Error at this boundary; the SDK's
+// own retries are switched off because the pipeline owns the single retry
+// layer. ParseURL turns the s3:// and AzCopy-style https:// forms a user
+// types into a Location.
 package s3
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -82,6 +87,71 @@ type Options struct {
 	// Credentials signs requests; nil uses the SDK's default chain
 	// (environment, shared config and profiles, SSO, web identity, IMDS).
 	Credentials aws.CredentialsProvider
+	// SSECustomerKey is the customer-provided key (SSE-C) the objects are
+	// encrypted with: the standard base64 encoding of the 32-byte AES-256
+	// key, as `openssl rand -base64 32` prints it and as S3's
+	// x-amz-server-side-encryption-customer-key header carries it (a raw
+	// 32-character key must be base64-encoded first; New refuses anything
+	// that does not decode to exactly 32 bytes). When set, Stat
+	// (HeadObject) and OpenRange (GetObject) send the three SSE-C headers
+	// (algorithm AES256, the key, the key's MD5), so every object read
+	// must be encrypted with this key, and PresignGet refuses with
+	// providers.ErrCantServerSide: the destination's fetch of a presigned
+	// URL cannot send those headers, so such objects are streamed.
+	SSECustomerKey providers.Secret
+	// RequestPayer says the requester pays for requests and transfer of a
+	// requester-pays bucket: List, Stat, Tags and OpenRange send
+	// x-amz-request-payer: requester. PresignGet then refuses with
+	// providers.ErrCantServerSide: requester-pays objects are streamed, so
+	// the transfer is billed to these credentials in requests this process
+	// makes (issue 5's choice), not through URLs handed to another service.
+	RequestPayer bool
+	// SourceUnreachable says the destination service cannot reach this
+	// endpoint (an S3-compatible server on a private network): PresignGet
+	// refuses with providers.ErrCantServerSide, so every object is
+	// streamed through this process.
+	SourceUnreachable bool
+}
+
+// sseCustomerAlgorithm is the only algorithm SSE-C takes.
+const sseCustomerAlgorithm = "AES256"
+
+// sseC is the SSE-C headers' values, computed once in New.
+type sseC struct {
+	key    providers.Secret // base64 of the 32-byte key
+	keyMD5 string           // base64 of the key's MD5
+}
+
+// newSSEC checks a base64 key and derives the headers' values; nil for no
+// key. Its errors never contain the key.
+func newSSEC(key providers.Secret) (*sseC, error) {
+	if key == "" {
+		return nil, nil
+	}
+	text := strings.TrimSpace(key.Reveal())
+	raw, err := base64.StdEncoding.DecodeString(text)
+	if len(text) == 32 && (err != nil || len(raw) != 32) {
+		return nil, &providers.Error{Kind: providers.KindInvalid, Op: "New",
+			Msg: "SSECustomerKey has 32 characters: a raw key? give the base64 encoding of the 32-byte key (44 characters, e.g. from `openssl rand -base64 32`)"}
+	}
+	if err != nil {
+		return nil, &providers.Error{Kind: providers.KindInvalid, Op: "New",
+			Msg: "SSECustomerKey is not standard base64; give the base64 encoding of the 32-byte key (e.g. from `openssl rand -base64 32`)"}
+	}
+	if len(raw) != 32 {
+		return nil, &providers.Error{Kind: providers.KindInvalid, Op: "New",
+			Msg: fmt.Sprintf("SSECustomerKey decodes to %d bytes; SSE-C takes a 32-byte AES-256 key, base64-encoded", len(raw))}
+	}
+	sum := md5.Sum(raw)
+	return &sseC{
+		key:    providers.Secret(base64.StdEncoding.EncodeToString(raw)),
+		keyMD5: base64.StdEncoding.EncodeToString(sum[:]),
+	}, nil
+}
+
+// headers returns the SSE-C request fields: algorithm, key and key MD5.
+func (k *sseC) headers() (alg, key, keyMD5 *string) {
+	return aws.String(sseCustomerAlgorithm), aws.String(k.key.Reveal()), aws.String(k.keyMD5)
 }
 
 // Source reads objects from S3. It is safe for concurrent use. One Source
@@ -96,6 +166,10 @@ type Source struct {
 	ttl     time.Duration
 	now     func() time.Time
 	regions sync.Map // bucket name -> region, see region.go
+
+	ssec        *sseC              // nil without Options.SSECustomerKey
+	payer       types.RequestPayer // "requester" with Options.RequestPayer, else ""
+	unreachable bool               // Options.SourceUnreachable
 }
 
 // New builds a Source from o. It loads the shared AWS configuration (region,
@@ -104,6 +178,10 @@ type Source struct {
 func New(ctx context.Context, o Options) (*Source, error) {
 	if o.PresignTTL < 0 {
 		return nil, &providers.Error{Kind: providers.KindInvalid, Op: "New", Msg: fmt.Sprintf("negative PresignTTL %v", o.PresignTTL)}
+	}
+	ssec, err := newSSEC(o.SSECustomerKey)
+	if err != nil {
+		return nil, err
 	}
 	// The config loader must be given an *awshttp.BuildableClient (or none):
 	// with AWS_CA_BUNDLE set it adds the bundle through WithTransportOptions
@@ -161,14 +239,20 @@ func New(ctx context.Context, o Options) (*Source, error) {
 	if ttl == 0 {
 		ttl = DefaultPresignTTL
 	}
-	return &Source{
-		client:  client,
-		presign: s3sdk.NewPresignClient(client),
-		creds:   cfg.Credentials,
-		region:  cfg.Region,
-		ttl:     ttl,
-		now:     time.Now,
-	}, nil
+	src := &Source{
+		client:      client,
+		presign:     s3sdk.NewPresignClient(client),
+		creds:       cfg.Credentials,
+		region:      cfg.Region,
+		ttl:         ttl,
+		now:         time.Now,
+		ssec:        ssec,
+		unreachable: o.SourceUnreachable,
+	}
+	if o.RequestPayer {
+		src.payer = types.RequestPayerRequester
+	}
+	return src, nil
 }
 
 // Region is the region the Source's client signs for.
@@ -187,7 +271,8 @@ type doerClient struct{ rt http.RoundTripper }
 func (d doerClient) Do(r *http.Request) (*http.Response, error) { return d.rt.RoundTrip(r) }
 
 // List returns one ListObjectsV2 page of bucket under opts.Prefix, in
-// ascending UTF-8 byte order of key. opts.Token is the continuation token of
+// ascending UTF-8 byte order of key (with x-amz-request-payer when
+// Options.RequestPayer is set). opts.Token is the continuation token of
 // the previous page's Next; Next is "" on the last page. MaxResults above
 // 1000 is capped at 1000 (S3's page limit); 0 means 1000. ETags are returned
 // without quotes; VersionID is always "" (ListObjectsV2 reports current
@@ -208,6 +293,7 @@ func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOpt
 		Bucket:       aws.String(bucket),
 		MaxKeys:      aws.Int32(int32(n)),
 		EncodingType: types.EncodingTypeUrl,
+		RequestPayer: s.payer,
 	}
 	if opts.Prefix != "" {
 		in.Prefix = aws.String(opts.Prefix)
@@ -255,7 +341,8 @@ func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOpt
 	return page, nil
 }
 
-// Stat returns, from one HeadObject, the listing fields, the five content
+// Stat returns, from one HeadObject (with the SSE-C headers and
+// x-amz-request-payer when the Options ask for them), the listing fields, the five content
 // headers, the user metadata (keys as S3 reports them, lowercase), ContentMD5
 // when the ETag is the object's MD5, and what S3 knows that Azure has no
 // place for: the tag count, Expires, the website redirect, the encryption
@@ -267,7 +354,10 @@ func (s *Source) Stat(ctx context.Context, bucket, key string) (providers.Object
 	if bucket == "" || key == "" {
 		return providers.ObjectInfo{}, invalid(op, where, "empty bucket or key")
 	}
-	in := &s3sdk.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	in := &s3sdk.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), RequestPayer: s.payer}
+	if s.ssec != nil {
+		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = s.ssec.headers()
+	}
 	out, err := routed(s, bucket, func(o ...func(*s3sdk.Options)) (*s3sdk.HeadObjectOutput, error) {
 		return s.client.HeadObject(ctx, in, o...)
 	})
@@ -336,7 +426,10 @@ func headInfo(key string, out *s3sdk.HeadObjectOutput) providers.ObjectInfo {
 const encryptionSSEC = "SSE-C"
 
 // Tags returns the tags of obj with one GetObjectTagging, pinned to
-// obj.VersionID when set; an object without tags gives an empty map. A
+// obj.VersionID when set; an object without tags gives an empty map. It
+// sends x-amz-request-payer with Options.RequestPayer; S3's
+// GetObjectTagging takes no SSE-C headers (tags are not encrypted with the
+// object), so none are sent. A
 // missing bucket or object is NotFound; a missing version is NotFound
 // (NoSuchVersion) or, for an id S3 cannot parse, Invalid.
 func (s *Source) Tags(ctx context.Context, bucket string, obj providers.Object) (map[string]string, error) {
@@ -345,7 +438,7 @@ func (s *Source) Tags(ctx context.Context, bucket string, obj providers.Object) 
 	if bucket == "" || obj.Key == "" {
 		return nil, invalid(op, where, "empty bucket or key")
 	}
-	in := &s3sdk.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key)}
+	in := &s3sdk.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key), RequestPayer: s.payer}
 	if obj.VersionID != "" {
 		in.VersionId = aws.String(obj.VersionID)
 	}
@@ -372,7 +465,12 @@ func (s *Source) Tags(ctx context.Context, bucket string, obj providers.Object) 
 // HeadBucket to learn its region; a missing object is only found by whoever
 // fetches the URL.
 // If the credentials are about to expire, they are refreshed once; if they
-// still leave no validity, the error is Permission.
+// still leave no validity, the error is Permission. IfMatch is obj.ETag, so a
+// destination can make its fetch conditional on the object not having
+// changed since it was listed.
+// With Options.SSECustomerKey, RequestPayer or SourceUnreachable set it
+// sends nothing and fails with an Invalid error wrapping
+// providers.ErrCantServerSide: the pipeline streams such objects instead.
 func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Object, ttl time.Duration) (providers.SourceURL, error) {
 	const op = "PresignGetObject"
 	where := bucket + "/" + obj.Key
@@ -381,6 +479,9 @@ func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Ob
 	}
 	if err := ctx.Err(); err != nil {
 		return providers.SourceURL{}, classify(ctx, op, where, err)
+	}
+	if why := s.cantPresign(); why != "" {
+		return providers.SourceURL{}, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: why, Err: providers.ErrCantServerSide}
 	}
 	if ttl <= 0 {
 		ttl = s.ttl
@@ -412,7 +513,21 @@ func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Ob
 	if err != nil {
 		return providers.SourceURL{}, classify(ctx, op, where, err)
 	}
-	return providers.SourceURL{URL: providers.Secret(req.URL), Expires: now.Add(validity)}, nil
+	return providers.SourceURL{URL: providers.Secret(req.URL), Expires: now.Add(validity), IfMatch: obj.ETag}, nil
+}
+
+// cantPresign says why no object of this Source can be fetched by another
+// service through a presigned URL, "" when they can.
+func (s *Source) cantPresign() string {
+	switch {
+	case s.unreachable:
+		return "the destination cannot reach this S3 endpoint (Options.SourceUnreachable)"
+	case s.ssec != nil:
+		return "objects encrypted with a customer key cannot be fetched by Azure: a presigned URL cannot carry the SSE-C key headers"
+	case s.payer != "":
+		return "requester-pays objects are streamed, not fetched by Azure through presigned URLs"
+	}
+	return ""
 }
 
 // validity is how long a URL presigned now may live: ttl, cut to whole
@@ -442,7 +557,8 @@ func (s *Source) validity(ctx context.Context, now time.Time, ttl time.Duration)
 // Range), pinned to obj.VersionID when set and, when obj.ETag is set, to that
 // ETag: an object replaced since it was listed gives a Precondition error
 // instead of mixed bytes. A range past the end is Invalid. Read errors of the
-// returned body are classified too. The caller closes it.
+// returned body are classified too. The caller closes it. The SSE-C headers
+// and x-amz-request-payer are sent when the Options ask for them.
 func (s *Source) OpenRange(ctx context.Context, bucket string, obj providers.Object, r providers.Range) (io.ReadCloser, error) {
 	const op = "GetObject"
 	where := bucket + "/" + obj.Key
@@ -452,7 +568,10 @@ func (s *Source) OpenRange(ctx context.Context, bucket string, obj providers.Obj
 	if r.Offset < 0 || r.Count < 0 {
 		return nil, invalid(op, where, fmt.Sprintf("negative range offset %d count %d", r.Offset, r.Count))
 	}
-	in := &s3sdk.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key)}
+	in := &s3sdk.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key), RequestPayer: s.payer}
+	if s.ssec != nil {
+		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = s.ssec.headers()
+	}
 	if obj.VersionID != "" {
 		in.VersionId = aws.String(obj.VersionID)
 	}
