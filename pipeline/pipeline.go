@@ -249,12 +249,12 @@ type Summary struct {
 	// by reason; StreamedBytes is their payload.
 	Streamed      map[string]int64
 	StreamedBytes int64
-	Warnings     int64
-	SkipReasons  map[string]int64
-	Failures     []Failure // the first MaxFailuresKept, by bucket and key
-	DryRun       bool
-	Elapsed      time.Duration
-	Requests     int64 // provider requests made, retries included
+	Warnings      int64
+	SkipReasons   map[string]int64
+	Failures      []Failure // the first MaxFailuresKept, by bucket and key
+	DryRun        bool
+	Elapsed       time.Duration
+	Requests      int64 // provider requests made, retries included
 }
 
 // ObjectsPerSecond is the rate of objects finished (copied, planned,
@@ -296,11 +296,11 @@ func (e *SetupError) Unwrap() error { return e.Err }
 type Copier struct {
 	src    providers.Source
 	dst    providers.Destination
-	pre    providers.Presigner    // nil when server-side is impossible or off
-	ingest providers.URLIngester  // nil in a dry run: nothing can be written
-	reader providers.RangeReader  // nil when streaming is impossible or off
-	stager providers.BlockStager  // nil in a dry run or when streaming is off
-	staged providers.BlockLister  // nil when the destination cannot tell
+	pre    providers.Presigner   // nil when server-side is impossible or off
+	ingest providers.URLIngester // nil in a dry run: nothing can be written
+	reader providers.RangeReader // nil when streaming is impossible or off
+	stager providers.BlockStager // nil in a dry run or when streaming is off
+	staged providers.BlockLister // nil when the destination cannot tell
 	commit providers.BlockCommitter
 	mem    *semaphore.Weighted // bytes of stream buffers: the memory bound
 	limits providers.Limits

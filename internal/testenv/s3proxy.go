@@ -24,8 +24,8 @@ type S3Record struct {
 	Presigned        bool   // X-Amz-Signature in the query
 	Authorized       bool   // an Authorization header was sent
 	Status           int
-	RespBytes        int64 // response body bytes sent to the client
-	Refused          bool  // answered by RefusePresigned or the hook, not forwarded
+	RespBytes        int64  // response body bytes sent to the client
+	Refused          bool   // answered by RefusePresigned or the hook, not forwarded
 	Range            string // the Range header, if any
 }
 
