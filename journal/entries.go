@@ -302,13 +302,20 @@ func (j *Journal) writer() {
 func (j *Journal) commit() error {
 	j.commitMu.Lock()
 	defer j.commitMu.Unlock()
+	return j.commitLocked()
+}
+
+func (j *Journal) commitLocked() error {
 	j.mu.Lock()
-	batch, err := j.buf, j.err
+	batch, err, closed := j.buf, j.err, j.closed
 	j.buf = nil
 	j.cond.Broadcast()
 	j.mu.Unlock()
 	if err != nil || len(batch) == 0 {
 		return err
+	}
+	if closed {
+		return ErrClosed
 	}
 	err = j.db.Update(func(tx *bolt.Tx) error {
 		type routeTx struct {

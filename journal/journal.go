@@ -521,12 +521,14 @@ func (j *Journal) Close() error {
 	j.mu.Unlock()
 	close(j.stop)
 	<-j.done
-	err := j.commit() // whatever the writer left
+	j.commitMu.Lock()       // no commit runs from here on
+	err := j.commitLocked() // whatever the writer left
 	j.mu.Lock()
 	j.closed = true
 	j.buf = nil
 	j.cond.Broadcast()
 	j.mu.Unlock()
+	j.commitMu.Unlock()
 	if cerr := j.db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("journal: job %s: closing: %w", j.id, cerr)
 	}

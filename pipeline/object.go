@@ -294,7 +294,8 @@ func (c *Copier) stream(ctx context.Context, r Route, obj providers.Object, name
 			return &providers.Error{Kind: providers.KindCanceled, Err: err}
 		}
 		defer c.mem.Release(weight)
-		buf := make([]byte, rg.Count)
+		buf := c.bufs.get(rg.Count)
+		defer c.bufs.put(buf)
 		err := c.call(ctx, attempts, func(ctx context.Context) error {
 			rc, err := c.reader.OpenRange(ctx, r.Bucket, obj, rg)
 			if err != nil {

@@ -303,6 +303,7 @@ type Copier struct {
 	staged providers.BlockLister // nil when the destination cannot tell
 	commit providers.BlockCommitter
 	mem    *semaphore.Weighted // bytes of stream buffers: the memory bound
+	bufs   buffers             // reused stream buffers
 	limits providers.Limits
 	o      Options
 	sem    chan struct{}
@@ -393,6 +394,7 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	c.o = o
 	c.sem = make(chan struct{}, o.Concurrency)
 	c.mem = semaphore.NewWeighted(o.StreamMemory)
+	c.bufs.max = o.StreamMemory
 	return c, nil
 }
 
