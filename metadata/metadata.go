@@ -298,14 +298,10 @@ func encodeValue(v string) string {
 // result over MaxTotalSize (ErrTooLarge). See the package documentation for
 // the rules.
 func Map(in map[string]string, p Policy) (Result, error) {
-	if p < ExcludeIfInvalid || p > RenameIfInvalid {
-		return Result{}, &Error{Kind: ErrPolicy, Detail: p.String()}
+	keys, err := prepare(in, p)
+	if err != nil {
+		return Result{}, err
 	}
-	keys := make([]string, 0, len(in))
-	for k := range in {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 
 	var (
 		res       = Result{Decisions: make([]Decision, 0, len(keys))}
@@ -448,4 +444,18 @@ func quoteList(ss []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q, ", ")
+}
+
+// prepare checks the policy and returns the keys of in, sorted: the start
+// of Map and MapTags.
+func prepare(in map[string]string, p Policy) ([]string, error) {
+	if p < ExcludeIfInvalid || p > RenameIfInvalid {
+		return nil, &Error{Kind: ErrPolicy, Detail: p.String()}
+	}
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys, nil
 }

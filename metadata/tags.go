@@ -92,14 +92,10 @@ func tagReason(keyOK, valueOK bool) string {
 // under FailIfInvalid (ErrTooManyTags), or two tags renamed onto one key under
 // RenameIfInvalid (ErrCollision). See the package documentation for the rules.
 func MapTags(in map[string]string, p Policy) (Result, error) {
-	if p < ExcludeIfInvalid || p > RenameIfInvalid {
-		return Result{}, &Error{Kind: ErrPolicy, Detail: p.String()}
+	keys, err := prepare(in, p)
+	if err != nil {
+		return Result{}, err
 	}
-	keys := make([]string, 0, len(in))
-	for k := range in {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 
 	var (
 		res      = Result{Decisions: make([]Decision, 0, len(keys))}

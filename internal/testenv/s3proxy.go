@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -196,34 +197,13 @@ func writeS3Error(w http.ResponseWriter, r *http.Request, status int, bucket, ke
 		code, msg = c[0], c[1]
 	}
 	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>%s</Code><Message>%s</Message><Key>%s</Key><BucketName>%s</BucketName><RequestId>%s</RequestId></Error>`,
-		code, msg, xmlEscape(key), xmlEscape(bucket), strings.ReplaceAll(requestID(), "-", ""))
+		code, msg, html.EscapeString(key), html.EscapeString(bucket), strings.ReplaceAll(requestID(), "-", ""))
 	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write([]byte(body))
 	}
-}
-
-func xmlEscape(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		switch c {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '"':
-			b.WriteString("&quot;")
-		case '\'':
-			b.WriteString("&apos;")
-		default:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
 }
 
 // countingWriter records the status and counts body bytes.
