@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies a failure so the pipeline can decide, in one place,
@@ -62,7 +63,10 @@ type Error struct {
 	Code   string // the service's error code, e.g. "CannotVerifyCopySource"
 	Status int    // HTTP status when known
 	Msg    string // human reason; when empty, the first line of Err is used
-	Err    error  // the underlying error, for errors.As
+	// RetryAfter is how long the service asked us to wait (Retry-After,
+	// x-ms-retry-after-ms); 0 when it did not say.
+	RetryAfter time.Duration
+	Err        error // the underlying error, for errors.As
 }
 
 func (e *Error) Error() string {

@@ -33,6 +33,11 @@ type Object struct {
 	LastModified time.Time // zero if unknown
 	StorageClass string    // provider's storage class name; "" if unknown
 	VersionID    string    // "" when the source is not versioned
+	// ListedMD5 is the MD5 of the content when the listing knows it
+	// (Azure lists a blob's Content-MD5); nil otherwise. S3 listings leave
+	// it nil: an S3 ETag is an MD5 only for some objects, which the listing
+	// cannot tell apart. (Properties.ContentMD5 is what a Stat knows.)
+	ListedMD5 []byte
 }
 
 // Properties are the HTTP headers and user metadata stored with an object or
@@ -141,7 +146,9 @@ type TagReader interface {
 }
 
 // RangeReader is a Source that can stream bytes of an object through the
-// client (the fallback when server-side copy cannot work).
+// client (the fallback when server-side copy cannot work). A Destination may
+// implement it too, to read blobs back (bucket is then the container): that
+// is how verify --deep hashes both sides.
 type RangeReader interface {
 	// OpenRange returns a reader of r's bytes of obj (the whole object for a
 	// zero Range). The caller closes it.
@@ -224,6 +231,12 @@ type BlockStager interface {
 	// (to checksum it, or to retry): the provider seeks back to that
 	// starting position itself.
 	StageBlock(ctx context.Context, container, name string, id BlockID, body io.ReadSeeker, size int64) error
+}
+
+// Deleter is a Destination that can delete blobs (sync --delete-destination).
+type Deleter interface {
+	// DeleteBlob deletes blob name; a missing blob is NotFound.
+	DeleteBlob(ctx context.Context, container, name string) error
 }
 
 // Limits are a destination's size rules, used by the planner.
