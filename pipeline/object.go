@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,22 @@ const (
 	skipFolderMarker = "folder marker (key ends in /)"
 	skipBlobName     = "blob name not allowed by Azure"
 	skipArchived     = "archived: restore first"
+	skipExists       = "exists at the destination"
+	skipNotNewer     = "destination not older than the source"
 )
+
+// arrived says whether blob is obj, copied by an earlier run of this job
+// that could not record it: the same size and either the same MD5 or
+// written since the job began (a blob appears whole or not at all).
+func (c *Copier) arrived(obj providers.Object, blob providers.ObjectInfo) bool {
+	if blob.Size != obj.Size {
+		return false
+	}
+	if md5 := blob.ContentMD5; len(md5) == 16 && len(obj.ETag) == 32 {
+		return hex.EncodeToString(md5) == obj.ETag
+	}
+	return !c.o.JobStarted.IsZero() && !blob.LastModified.Before(c.o.JobStarted)
+}
 
 // blobName decides the blob name of key under route r, whether it is an
 // encoding of the key, or why the object is skipped.
@@ -128,8 +144,9 @@ func (c *Copier) decide(info providers.ObjectInfo, tags map[string]string, res *
 	return p, "", nil
 }
 
-func (c *Copier) copyObject(ctx context.Context, r Route, obj providers.Object) ObjectResult {
-	res := ObjectResult{Bucket: r.Bucket, Key: obj.Key, Container: r.Container, Size: obj.Size}
+func (c *Copier) copyObject(ctx context.Context, r Route, w work) ObjectResult {
+	obj := w.obj
+	res := ObjectResult{Bucket: r.Bucket, Key: obj.Key, ETag: obj.ETag, Container: r.Container, Size: obj.Size}
 	if ctx.Err() != nil {
 		res.Outcome, res.Reason = Interrupted, "run canceled before this object started"
 		return res
@@ -149,6 +166,32 @@ func (c *Copier) copyObject(ctx context.Context, r Route, obj providers.Object) 
 		return res
 	}
 
+	// The destination is asked first only when it matters: an object an
+	// earlier run may have copied already, or --overwrite other than true.
+	if w.inDoubt || c.o.Overwrite != OverwriteAlways {
+		var blob providers.ObjectInfo
+		err := c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+			var err error
+			blob, err = c.dst.StatBlob(ctx, r.Container, name)
+			return err
+		})
+		exists := err == nil
+		if err != nil && providers.KindOf(err) != providers.KindNotFound {
+			return fail(err)
+		}
+		switch {
+		case exists && w.inDoubt && c.arrived(obj, blob):
+			res.Outcome, res.Found = Copied, true
+			return res
+		case exists && c.o.Overwrite == OverwriteNever:
+			res.Outcome, res.Reason = Skipped, skipExists+": --overwrite=false"
+			return res
+		case exists && c.o.Overwrite == OverwriteIfSourceNewer && !obj.LastModified.After(blob.LastModified):
+			res.Outcome, res.Reason = Skipped, skipNotNewer+": --overwrite=ifSourceNewer"
+			return res
+		}
+	}
+
 	// Properties and metadata are not in the listing: one HEAD.
 	var info providers.ObjectInfo
 	if err := c.call(ctx, &res.Attempts, func(ctx context.Context) error {
@@ -161,7 +204,7 @@ func (c *Copier) copyObject(ctx context.Context, r Route, obj providers.Object) 
 	if info.VersionID == "" {
 		info.VersionID = obj.VersionID // pin what the listing saw
 	}
-	res.Size = info.Size
+	res.Size, res.ETag = info.Size, info.ETag
 	var tags map[string]string
 	if tr, ok := c.src.(providers.TagReader); ok && c.o.Tags && info.TagCount != 0 {
 		if err := c.call(ctx, &res.Attempts, func(ctx context.Context) error {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/migrate-tool/migrate/journal"
 	"github.com/migrate-tool/migrate/metadata"
 	"github.com/migrate-tool/migrate/providers"
 )
@@ -64,6 +65,39 @@ func ParseTransferMode(s string) (TransferMode, error) {
 		return m, nil
 	}
 	return "", fmt.Errorf("unknown transfer mode %q (use auto, server-side or stream)", s)
+}
+
+// Overwrite is AzCopy's --overwrite.
+type Overwrite string
+
+// Overwrite policies.
+const (
+	OverwriteAlways        Overwrite = "true"
+	OverwriteNever         Overwrite = "false"
+	OverwriteIfSourceNewer Overwrite = "ifSourceNewer"
+)
+
+// ParseOverwrite reads true, false or ifSourceNewer (case-insensitive).
+func ParseOverwrite(s string) (Overwrite, error) {
+	for _, o := range []Overwrite{OverwriteAlways, OverwriteNever, OverwriteIfSourceNewer} {
+		if strings.EqualFold(s, string(o)) {
+			return o, nil
+		}
+	}
+	return "", fmt.Errorf("unknown overwrite policy %q (use true, false or ifSourceNewer)", s)
+}
+
+// Journal is what the pipeline needs of a job journal (package journal).
+type Journal interface {
+	Route(route string) (journal.RouteState, error)
+	RecordPage(route string, objs []journal.Entry, next string) error
+	Finish(route string, e journal.Entry)
+	Each(route string, states []journal.State, fn func(journal.Entry) error) error
+}
+
+// String names the route, as the journal records it.
+func (r Route) String() string {
+	return "s3://" + r.Bucket + "/" + r.Prefix + " -> " + r.Container + "/" + r.DestPrefix
 }
 
 // Options configure one run: one or more routes.
@@ -126,6 +160,22 @@ type Options struct {
 	// KeepFolderMarkers copies keys ending in "/" as zero-byte blobs
 	// instead of skipping them.
 	KeepFolderMarkers bool
+	// Journal, when set, records the job: every listed page before its
+	// objects are dispatched, and every object's end, so that a run killed
+	// at any moment can be resumed. On a route the journal already knows,
+	// listing continues after its last recorded page, and the objects still
+	// pending or failed are dispatched again (pending ones are first looked
+	// up at the destination: an earlier run may have copied them without
+	// recording it).
+	Journal Journal
+	// JobStarted is when the job's first run began: a blob at least this
+	// recent, of the right size, was written by this job.
+	JobStarted time.Time
+	// Overwrite decides what happens when a blob of that name exists:
+	// OverwriteAlways (default, one request less per object), OverwriteNever
+	// or OverwriteIfSourceNewer. The two last cost a destination HEAD per
+	// object.
+	Overwrite Overwrite
 	// DryRun enumerates and plans everything and writes nothing: no
 	// container is created and no write request is made. Objects that would
 	// be copied end as Planned.
@@ -175,11 +225,15 @@ type ObjectResult struct {
 	Container string
 	Blob      string
 	Size      int64
+	ETag      string
 	Outcome   Outcome
 	Mode      Mode
 	Blocks    int    // blocks of a block-by-block copy (planned or staged)
 	Resumed   int    // blocks found already staged by an earlier run, not fetched again
 	Streamed  string // why the bytes went through this process ("" when they did not)
+	// Found: an earlier run of the job had copied this object without
+	// recording it; it was found at the destination and not copied again.
+	Found bool
 	Renamed   bool   // the blob name is the key's encoding, not the key
 	Reason    string // why it was skipped or failed; one line, no secrets
 	Err       error  // the failure, for errors.As; nil unless Failed
@@ -245,6 +299,9 @@ type Summary struct {
 	Routes       []RouteSummary
 	FailedRoutes int // routes with an Error
 	Renamed      int64
+	// Found counts objects an earlier run of the job had copied without
+	// recording it: found at the destination on resume, not copied again.
+	Found int64
 	// Streamed counts the objects whose bytes went through this process,
 	// by reason; StreamedBytes is their payload.
 	Streamed      map[string]int64
@@ -388,6 +445,9 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Overwrite == "" {
+		o.Overwrite = OverwriteAlways
+	}
 	if o.StreamMemory <= 0 {
 		o.StreamMemory = DefaultStreamMemory
 	}
@@ -444,8 +504,9 @@ func (c *Copier) preflight() RetryPolicy {
 
 // work is one listed object and the route it came by.
 type work struct {
-	route int
-	obj   providers.Object
+	route   int
+	obj     providers.Object
+	inDoubt bool // recorded as pending by an earlier run: maybe copied already
 }
 
 func (c *Copier) run(ctx context.Context) error {
@@ -477,7 +538,7 @@ func (c *Copier) run(ctx context.Context) error {
 	for i := 0; i < c.o.Concurrency; i++ {
 		g.Go(func() error {
 			for w := range objs {
-				c.finish(w.route, c.copyObject(gctx, c.o.Routes[w.route], w.obj))
+				c.finish(w.route, c.copyObject(gctx, c.o.Routes[w.route], w))
 			}
 			return nil
 		})
@@ -526,6 +587,30 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 		c.mu.Unlock()
 	}
 	token := ""
+	if c.o.Journal != nil {
+		st, err := c.o.Journal.Route(r.String())
+		if err != nil {
+			return fmt.Errorf("journal of %s: %w", r, err)
+		}
+		// What an earlier run listed and did not finish well.
+		err = c.o.Journal.Each(r.String(), []journal.State{journal.Pending, journal.Failed}, func(e journal.Entry) error {
+			c.count(i, 1, e.Size)
+			obj := providers.Object{Key: e.Key, Size: e.Size, ETag: e.ETag}
+			select {
+			case out <- work{route: i, obj: obj, inDoubt: e.State == journal.Pending}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if st.Done {
+			return nil
+		}
+		token = st.Token
+	}
 	for first := true; ; first = false {
 		var page providers.Page
 		policy := c.o.Retry
@@ -539,23 +624,26 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 			})
 			return err
 		})
-		if err != nil && first {
+		if err != nil && first && token == "" {
 			return &SetupError{What: fmt.Sprintf("source bucket %q", r.Bucket), Err: err}
 		}
 		if err != nil {
 			return fmt.Errorf("listing bucket %q (prefix %q) stopped: %w", r.Bucket, r.Prefix, err)
 		}
-		var n, b int64
+		if c.o.Journal != nil {
+			entries := make([]journal.Entry, len(page.Objects))
+			for k, o := range page.Objects {
+				entries[k] = journal.Entry{Key: o.Key, Size: o.Size, ETag: o.ETag}
+			}
+			if err := c.o.Journal.RecordPage(r.String(), entries, page.Next); err != nil {
+				return fmt.Errorf("journal of %s: %w", r, err)
+			}
+		}
+		var b int64
 		for _, o := range page.Objects {
-			n++
 			b += o.Size
 		}
-		c.mu.Lock()
-		c.sum.Objects += n
-		c.sum.Bytes += b
-		c.sum.Routes[i].Objects += n
-		c.sum.Routes[i].Bytes += b
-		c.mu.Unlock()
+		c.count(i, int64(len(page.Objects)), b)
 		for _, o := range page.Objects {
 			select {
 			case out <- work{route: i, obj: o}:
@@ -568,6 +656,16 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 		}
 		token = page.Next
 	}
+}
+
+// count adds listed objects to the summary.
+func (c *Copier) count(route int, n, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sum.Objects += n
+	c.sum.Bytes += bytes
+	c.sum.Routes[route].Objects += n
+	c.sum.Routes[route].Bytes += bytes
 }
 
 // request runs one provider call under the global bound on requests in
@@ -605,6 +703,9 @@ func (c *Copier) finish(route int, r ObjectResult) {
 	if r.Renamed {
 		s.Renamed++
 	}
+	if r.Found {
+		s.Found++
+	}
 	if r.Streamed != "" && r.Outcome == Copied {
 		s.Streamed[skipKind(r.Streamed)]++
 		s.StreamedBytes += r.Size
@@ -620,15 +721,25 @@ func (c *Copier) finish(route int, r ObjectResult) {
 		}
 	}
 	c.mu.Unlock()
+	if j := c.o.Journal; j != nil {
+		if st, ok := journalStates[r.Outcome]; ok {
+			j.Finish(c.o.Routes[route].String(), journal.Entry{Key: r.Key, Size: r.Size, ETag: r.ETag, State: st,
+				Blob: r.Blob, Attempts: r.Attempts, Reason: r.Reason})
+		}
+	}
 	if c.o.OnResult != nil {
 		c.o.OnResult(r)
 	}
 }
 
+// journalStates maps outcomes to journal states; an interrupted object
+// stays pending.
+var journalStates = map[Outcome]journal.State{Copied: journal.Copied, Skipped: journal.Skipped, Failed: journal.Failed}
+
 // skipKind groups skip reasons for the summary: by the known reasons,
 // else by the text before the first ": ".
 func skipKind(reason string) string {
-	for _, g := range []string{skipFolderMarker, skipBlobName, skipArchived} {
+	for _, g := range []string{skipFolderMarker, skipBlobName, skipArchived, skipExists, skipNotNewer} {
 		if strings.HasPrefix(reason, g) {
 			return g
 		}
