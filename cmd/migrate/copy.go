@@ -3,16 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/migrate-tool/migrate/journal"
 	"github.com/migrate-tool/migrate/metadata"
 	"github.com/migrate-tool/migrate/pipeline"
 	"github.com/migrate-tool/migrate/providers"
@@ -54,6 +57,8 @@ type copyFlags struct {
 	sseCKey          string
 	requestPayer     bool
 	sourceReachable  bool
+	overwrite        string
+	journalDir       string
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -92,6 +97,8 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.renameManifest, "rename-manifest", "migrate-renamed-keys.jsonl", "with --rename-invalid-keys: file that lists every renamed key and its blob name (JSON lines)")
 	fs.BoolVar(&f.keepFolders, "keep-folder-markers", false, "copy keys ending in '/' as zero-byte blobs instead of skipping them")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "list every decision (names, metadata, sizes, how each object would move) and write nothing")
+	fs.StringVar(&f.overwrite, "overwrite", "true", "when a blob of that name exists: true (replace it), false (skip the object) or ifSourceNewer (replace it only when the object is newer); false and ifSourceNewer cost a HEAD per object")
+	fs.StringVar(&f.journalDir, "journal-dir", "", "where jobs are journaled for 'migrate jobs' (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)")
 	fs.IntVar(&f.retries, "retries", pipeline.DefaultRetry.MaxAttempts-1, "retries of a throttled or transient request, with exponential backoff")
 	fs.IntVar(&f.pageSize, "page-size", 0, "listing page size (default: the service's, 1000 for S3)")
 	fs.Usage = func() {
@@ -140,6 +147,7 @@ type copyJob struct {
 	routes   pipeline.RouteOptions
 	manifest string // rename manifest path, "" when not renaming
 	results  string // per-object results path, "" for none
+	journals string // the journal directory
 	pipeOpts pipeline.Options
 }
 
@@ -204,6 +212,13 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if endpoint == "" {
 		endpoint = j.src.Endpoint
 	}
+	overwrite, err := pipeline.ParseOverwrite(f.overwrite)
+	if err != nil {
+		return copyJob{}, usagef("--overwrite: %v", err)
+	}
+	if j.journals, err = journalDir(f.journalDir, getenv); err != nil {
+		return copyJob{}, err
+	}
 	mode, err := pipeline.ParseTransferMode(f.transferMode)
 	if err != nil {
 		return copyJob{}, usagef("--transfer-mode: %v", err)
@@ -221,6 +236,9 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		service = strings.TrimRight(f.azureEndpoint, "/")
 	}
 	j.azOpts = azure.Options{ServiceURL: service, Account: j.dst.Account}
+	if j.dst.SAS == "" && getenv("AZURE_STORAGE_SAS_TOKEN") != "" {
+		j.dst.SAS = providers.Secret(strings.TrimPrefix(getenv("AZURE_STORAGE_SAS_TOKEN"), "?"))
+	}
 	switch {
 	case j.dst.SAS != "":
 		j.azOpts.Credential.SAS = j.dst.SAS
@@ -260,6 +278,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		}
 	}
 	j.pipeOpts = pipeline.Options{
+		Overwrite:          overwrite,
 		TransferMode:       mode,
 		StreamMemory:       f.streamMemory,
 		Concurrency:        f.concurrency,
@@ -340,6 +359,30 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	var jr *journal.Journal
+	if !j.pipeOpts.DryRun {
+		jr, err = journal.Create(j.journals, journal.Job{Command: "copy", Args: redactArgs(args)})
+		if err != nil {
+			return usagef("journal: %v (see --journal-dir)", err)
+		}
+		defer jr.Close()
+		fmt.Fprintf(stdout, "Job %s (journal %s)\n", jr.Job().ID, jr.Dir())
+	}
+	return executeCopy(ctx, j, jr, false, stdout, stderr)
+}
+
+// executeCopy runs a parsed copy, journaled in jr when it is not nil;
+// resumed says jr holds an earlier run of the same job.
+func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bool, stdout, stderr io.Writer) (err error) {
+	var summary json.RawMessage
+	if jr != nil {
+		j.pipeOpts.Journal = jr
+		j.pipeOpts.JobStarted = jr.Job().Created
+		// The containers a resumed job finds were approved (or made) by its
+		// first run.
+		j.routes.AllowExisting = j.routes.AllowExisting || resumed
+		defer func() { err = finishJob(jr, err, summary, stdout) }()
+	}
 	src, err := s3.New(ctx, j.s3Opts)
 	if err != nil {
 		return usagef("S3 source: %v", err)
@@ -372,23 +415,32 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		defer fh.Close()
 		j.pipeOpts.RenameManifest = fh
 	}
-	var results io.Writer
-	if j.results != "" {
-		fh, err := os.Create(j.results)
+	// Per-object results: always with the job, and where --results says.
+	var outs []io.Writer
+	paths := []string{j.results}
+	if jr != nil {
+		paths = append(paths, filepath.Join(jr.Dir(), "results.jsonl"))
+	}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		fh, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			return usagef("--results: %v", err)
+			return usagef("results file: %v", err)
 		}
 		defer fh.Close()
 		bw := bufio.NewWriter(fh)
 		defer bw.Flush()
-		results = bw
+		outs = append(outs, bw)
 	}
+	results := io.MultiWriter(outs...)
 	var outMu sync.Mutex
 	j.pipeOpts.OnResult = func(r pipeline.ObjectResult) {
 		outMu.Lock()
 		defer outMu.Unlock()
 		reportObject(stdout, stderr, r)
-		if results != nil {
+		if len(outs) > 0 {
 			writeResult(results, r)
 		}
 	}
@@ -404,6 +456,14 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	printSummary(stdout, serviceName(j), sum)
 	if j.manifest != "" && sum.Renamed > 0 {
 		fmt.Fprintf(stdout, "Renamed keys are listed in %s\n", j.manifest)
+	}
+	if jr != nil {
+		if resumed {
+			printJobTotals(stdout, jr, j.pipeOpts.Routes)
+		}
+		if b, err := json.Marshal(sum); err == nil {
+			summary = b
+		}
 	}
 	switch {
 	case errors.Is(runErr, context.Canceled) || ctx.Err() != nil:

@@ -126,7 +126,8 @@ func (w *world) runEnv(t *testing.T, env []string, args ...string) (int, string,
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		// As on many corporate machines: the SDK must still build its client.
 		"AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
-		"AZURE_STORAGE_ACCOUNT=", "AZURE_STORAGE_KEY=", "AZURE_STORAGE_CONNECTION_STRING=")
+		"AZURE_STORAGE_ACCOUNT=", "AZURE_STORAGE_KEY=", "AZURE_STORAGE_CONNECTION_STRING=", "AZURE_STORAGE_SAS_TOKEN=",
+		"MIGRATE_JOURNAL_DIR="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -51,6 +51,7 @@ const topUsage = `migrate copies objects from Amazon S3 into Azure Blob Storage,
 
 Usage:
   migrate copy SRC DST [flags]   copy a bucket (or a prefix of it) into a container
+  migrate jobs list|show|resume  the journaled jobs; finish an interrupted one
   migrate version                print the version
   migrate help [command]         show help
 
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	switch args[0] {
 	case "copy", "cp":
 		err = runCopy(ctx, args[1:], getenv, stdout, stderr)
+	case "jobs", "job":
+		err = runJobs(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "migrate %s\n", version)
 		return exitOK
@@ -76,7 +79,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: copy, version, help)", args[0])
+		err = usagef("unknown command %q (commands: copy, jobs, version, help)", args[0])
 	}
 	return exitCode(err, stderr)
 }

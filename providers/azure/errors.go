@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -187,6 +188,10 @@ func classify(ctx context.Context, op, where string, err error) error {
 		if e.Code == "" && h != nil {
 			e.Code = h.Get("x-ms-error-code")
 		}
+		// Retry-After or x-ms-retry-after-ms, when Azure sends one (with a
+		// CannotVerifyCopySource, Azure's own: it does not relay the
+		// source's).
+		e.RetryAfter = providers.RetryAfter(h, time.Now())
 		if e.Code == codeCannotVerify {
 			// Without the source's status, a 5xx is Azure saying it could
 			// not connect to (or hear back from) the source in time.

@@ -106,6 +106,9 @@ func TestClassify(t *testing.T) {
 		{"source 429", 409, codeCannotVerify, src("429", "SlowDown"), providers.KindThrottled, "HTTP 429"},
 		{"source 503", 409, codeCannotVerify, src("503", "SlowDown"), providers.KindThrottled, "HTTP 503 SlowDown"},
 		{"source 500", 409, codeCannotVerify, src("500", "InternalError"), providers.KindTransient, "HTTP 500"},
+		{"source 502", 502, codeCannotVerify, src("502", ""), providers.KindTransient, "HTTP 502"},
+		{"source 504", 504, codeCannotVerify, src("504", ""), providers.KindTransient, "HTTP 504"},
+		{"source 503 as status", 503, codeCannotVerify, src("503", "SlowDown"), providers.KindThrottled, "HTTP 503 SlowDown"},
 		{"source status missing 403", 403, codeCannotVerify, nil, providers.KindSourceUnreachable, "HTTP 403"},
 		{"source status missing 404", 404, codeCannotVerify, nil, providers.KindNotFound, "HTTP 404"},
 		{"source status 0", 400, codeCannotVerify, src("0", ""), providers.KindSourceUnreachable, "could not connect"},
@@ -481,5 +484,65 @@ func TestWindow(t *testing.T) {
 	short, _ := newWindow(bytes.NewReader([]byte("ab")), 3)
 	if _, err := io.ReadAll(short); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("short: %v", err)
+	}
+}
+
+// Retry-After and x-ms-retry-after-ms fill Error.RetryAfter.
+func TestClassifyRetryAfter(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		code     string
+		hdr      map[string]string
+		kind     providers.Kind
+		min, max time.Duration
+	}{
+		{"ServerBusy without header", 503, "ServerBusy", nil, providers.KindThrottled, 0, 0},
+		{"ServerBusy, seconds", 503, "ServerBusy", map[string]string{"Retry-After": "5"}, providers.KindThrottled, 5 * time.Second, 5 * time.Second},
+		{"ServerBusy, x-ms-retry-after-ms", 503, "ServerBusy", map[string]string{"x-ms-retry-after-ms": "750"}, providers.KindThrottled, 750 * time.Millisecond, 750 * time.Millisecond},
+		{"ms wins", 503, "ServerBusy", map[string]string{"x-ms-retry-after-ms": "100", "Retry-After": "9"}, providers.KindThrottled, 100 * time.Millisecond, 100 * time.Millisecond},
+		{"429, HTTP date", 429, "", map[string]string{"Retry-After": time.Now().Add(20 * time.Second).UTC().Format(http.TimeFormat)}, providers.KindThrottled, 18 * time.Second, 20 * time.Second},
+		{"OperationTimedOut, seconds", 500, "OperationTimedOut", map[string]string{"Retry-After": "1"}, providers.KindTransient, time.Second, time.Second},
+		{"CannotVerifyCopySource 503", 503, codeCannotVerify, map[string]string{hdrCopySourceStatus: "503", "Retry-After": "2"}, providers.KindThrottled, 2 * time.Second, 2 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := classify(context.Background(), "StageBlockFromURL", "c/b", responseError(t, tc.status, tc.code, tc.hdr, ""))
+			var pe *providers.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("classify gave %T", err)
+			}
+			if pe.Kind != tc.kind || pe.RetryAfter < tc.min || pe.RetryAfter > tc.max {
+				t.Errorf("kind %v RetryAfter %v, want %v in [%v, %v]", pe.Kind, pe.RetryAfter, tc.kind, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+// Against a live server through the real client: a 503 ServerBusy with
+// x-ms-retry-after-ms is one request, returned at once with the wait the
+// service asked for; the SDK does not sleep on it.
+func TestSingleTryRetryAfter(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("x-ms-error-code", "ServerBusy")
+		w.Header().Set("x-ms-retry-after-ms", "4000")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, xmlBody("ServerBusy", "The server is busy."))
+	}))
+	defer srv.Close()
+	d, err := New(Options{ServiceURL: srv.URL + "/devstoreaccount1", Credential: Credential{SAS: testSAS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = d.StageBlock(context.Background(), "c", "b", "id-0001", bytes.NewReader([]byte("abc")), 3)
+	var pe *providers.Error
+	if !errors.As(err, &pe) || pe.Kind != providers.KindThrottled || pe.Code != "ServerBusy" || pe.RetryAfter != 4*time.Second {
+		t.Fatalf("%v; want ServerBusy, throttled, RetryAfter 4s", err)
+	}
+	if n.Load() != 1 || time.Since(start) > 2*time.Second {
+		t.Errorf("%d requests in %v; want 1 and no wait", n.Load(), time.Since(start))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -114,6 +115,11 @@ func classify(ctx context.Context, op, where string, err error) error {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		e.Status = re.HTTPStatusCode()
+		if re.Response != nil {
+			// S3 sends no Retry-After with 503 SlowDown; S3-compatible
+			// servers and proxies before S3 may.
+			e.RetryAfter = providers.RetryAfter(re.Response.Header, time.Now())
+		}
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {

@@ -7,12 +7,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -171,4 +175,98 @@ func TestClassifyRedactsSecrets(t *testing.T) {
 			t.Errorf("error text %q contains secret %q", err, s)
 		}
 	}
+}
+
+// Retry-After on an S3 error response (seconds or an HTTP date) fills
+// Error.RetryAfter; S3 itself sends none with 503 SlowDown, so 0 is the
+// usual value.
+func TestClassifyRetryAfter(t *testing.T) {
+	withHeader := func(status int, code string, h map[string]string) error {
+		err := apiErr("PutObject", status, code)
+		var re *awshttp.ResponseError
+		errors.As(err, &re)
+		for k, v := range h {
+			re.Response.Header.Set(k, v)
+		}
+		return err
+	}
+	tests := []struct {
+		name string
+		err  error
+		kind providers.Kind
+		min  time.Duration
+		max  time.Duration
+	}{
+		{"SlowDown without header", withHeader(503, "SlowDown", nil), providers.KindThrottled, 0, 0},
+		{"SlowDown, seconds", withHeader(503, "SlowDown", map[string]string{"Retry-After": "4"}), providers.KindThrottled, 4 * time.Second, 4 * time.Second},
+		{"SlowDown, HTTP date", withHeader(503, "SlowDown", map[string]string{"Retry-After": time.Now().Add(30 * time.Second).UTC().Format(http.TimeFormat)}), providers.KindThrottled, 28 * time.Second, 30 * time.Second},
+		{"bare 503, seconds", withHeader(503, "", map[string]string{"Retry-After": "1"}), providers.KindThrottled, time.Second, time.Second},
+		{"429, seconds", withHeader(429, "TooManyRequests", map[string]string{"Retry-After": "2"}), providers.KindThrottled, 2 * time.Second, 2 * time.Second},
+		{"InternalError, garbage", withHeader(500, "InternalError", map[string]string{"Retry-After": "later"}), providers.KindTransient, 0, 0},
+		{"transport error", transportErr(&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), providers.KindTransient, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var e *providers.Error
+			if !errors.As(classify(context.Background(), "PutObject", "b/k", tc.err), &e) {
+				t.Fatal("not a *providers.Error")
+			}
+			if e.Kind != tc.kind || e.RetryAfter < tc.min || e.RetryAfter > tc.max {
+				t.Errorf("kind %v RetryAfter %v, want %v in [%v, %v]", e.Kind, e.RetryAfter, tc.kind, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+// Against a live server through the real client: one request per call for
+// a 503 SlowDown carrying Retry-After (whose value reaches the error) and
+// for a reset connection: the SDK neither retries nor waits.
+func TestSingleTryRetryAfterAndReset(t *testing.T) {
+	var n atomic.Int64
+	var reset atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if reset.Load() {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				if tc, ok := conn.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0) // RST, not FIN
+				}
+				conn.Close()
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.Header().Set("Retry-After", "3")
+		// A fresh connection for the next call: net/http itself replays an
+		// idempotent request once when a reused keep-alive connection dies
+		// before any response byte (stale-connection handling, not a retry
+		// policy), which would blur the count below.
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_CA_BUNDLE", caBundle)
+	s, err := New(t.Context(), Options{Endpoint: srv.URL, Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.List(t.Context(), "bucket", providers.ListOptions{})
+	var e *providers.Error
+	if !errors.As(err, &e) || e.Kind != providers.KindThrottled || e.Code != "SlowDown" || e.RetryAfter != 3*time.Second {
+		t.Errorf("503: %v (RetryAfter %v); want SlowDown, throttled, 3s", err, e.RetryAfter)
+	}
+	if n.Load() != 1 || time.Since(start) > 2*time.Second {
+		t.Errorf("503: %d requests in %v; want 1 and no wait", n.Load(), time.Since(start))
+	}
+	reset.Store(true)
+	n.Store(0)
+	_, err = s.List(t.Context(), "bucket", providers.ListOptions{})
+	if providers.KindOf(err) != providers.KindTransient || n.Load() != 1 {
+		t.Errorf("reset: %d requests, %v; want 1 request, transient", n.Load(), err)
+	}
+	t.Logf("reset: %v", err)
 }
