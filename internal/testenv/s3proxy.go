@@ -44,6 +44,7 @@ type S3Proxy struct {
 	refuse    map[[2]string]int
 	presigned map[[2]string]int // presigned GETs seen, per object
 	hook      func(bucket, key string, n int) int
+	reqHook   func(S3Record) int
 }
 
 // NewS3Proxy starts a proxy on a free 127.0.0.1 port forwarding to target
@@ -89,7 +90,7 @@ func (p *S3Proxy) Reset() {
 	p.records = nil
 	p.refuse = map[[2]string]int{}
 	p.presigned = map[[2]string]int{}
-	p.hook = nil
+	p.hook, p.reqHook = nil, nil
 }
 
 // RefusePresigned makes presigned GETs (and HEADs) of bucket/key answer
@@ -117,6 +118,17 @@ func (p *S3Proxy) SetPresignedHook(f func(bucket, key string, n int) int) {
 	p.hook = f
 }
 
+// SetRequestHook calls f before forwarding every request, with what the
+// record of it will say (Method, Bucket, Key, RawQueryRedacted, Presigned,
+// Authorized, Range). A non-zero return refuses the request with that
+// status, as RefusePresigned does. nil removes the hook. f runs on the
+// proxy's goroutines.
+func (p *S3Proxy) SetRequestHook(f func(S3Record) int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reqHook = f
+}
+
 // Close stops the proxy.
 func (p *S3Proxy) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -142,7 +154,8 @@ func (p *S3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 	p.mu.Lock()
 	status, refused := p.refuse[[2]string{bucket, key}]
-	hook := p.hook
+	refused = refused && rec.Presigned && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+	hook, reqHook := p.hook, p.reqHook
 	n := 0
 	if rec.Presigned && r.Method == http.MethodGet {
 		p.presigned[[2]string{bucket, key}]++
@@ -154,7 +167,12 @@ func (p *S3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status, refused = st, true
 		}
 	}
-	if refused && rec.Presigned && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	if reqHook != nil && !refused {
+		if st := reqHook(rec); st != 0 {
+			status, refused = st, true
+		}
+	}
+	if refused {
 		rec.Refused = true
 		writeS3Error(cw, r, status, bucket, key)
 	} else {
