@@ -152,3 +152,77 @@ func TestKillAndResume(t *testing.T) {
 		})
 	}
 }
+
+// TestInterruptPrintsResumeAndExits130: Ctrl-C stops the run gracefully,
+// says how to resume, exits 130; the resume finishes the job.
+func TestInterruptPrintsResumeAndExits130(t *testing.T) {
+	w := newWorld(t)
+	const bucket = "e2e-interrupt"
+	objs := map[string][]byte{}
+	var seeds []seed
+	for i := range 40 {
+		k := fmt.Sprintf("o%02d", i)
+		objs[k] = providertest.Data(500+i, uint32(i))
+		seeds = append(seeds, seed{key: k, data: objs[k]})
+	}
+	w.seed(t, bucket, seeds)
+	journals := t.TempDir()
+	w.proxy.Reset()
+	var mu sync.Mutex
+	var child *started
+	n := 0
+	w.proxy.SetRequestHook(func(r testenv.S3Record) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Presigned && r.Method == "GET" {
+			if n++; n == 15 && child != nil {
+				_ = child.cmd.Process.Signal(os.Interrupt)
+			}
+		}
+		return 0
+	})
+	mu.Lock()
+	child = w.start(t, "copy", "s3://"+bucket, w.az.Endpoint+"/interrupted", "--s3-endpoint", w.proxy.URL,
+		"--journal-dir", journals, "--concurrency", "2")
+	mu.Unlock()
+	err := child.cmd.Wait()
+	w.proxy.SetRequestHook(nil)
+	if code := child.cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d (%v), want 130\n%s\n%s", code, err, child.stdout.String(), child.stderr.String())
+	}
+	out := child.stdout.String()
+	i := strings.Index(out, "resume with: migrate jobs resume ")
+	if i < 0 || !strings.Contains(out, "interrupted") {
+		t.Fatalf("no resume hint:\n%s", out)
+	}
+	id := strings.Fields(out[i+len("resume with: migrate jobs resume "):])[0]
+	code, stdout, stderr := w.run(t, "jobs", "list", "--journal-dir", journals)
+	if code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "interrupted") {
+		t.Errorf("jobs list: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = w.run(t, "jobs", "resume", id, "--journal-dir", journals)
+	if code != 0 || !strings.Contains(stdout, "all runs: 40 copied") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for k, v := range objs {
+		if got := w.download(t, "interrupted", k); !bytes.Equal(got, v) {
+			t.Errorf("%s differs", k)
+		}
+	}
+	fetched := map[string]int{}
+	for _, r := range w.proxy.Records() {
+		if r.Presigned && r.Method == "GET" && r.Status < 300 {
+			fetched[r.Key]++
+		}
+	}
+	for k, n := range fetched {
+		if n != 1 {
+			t.Errorf("%s fetched %d times", k, n)
+		}
+	}
+	// A finished job resumes to nothing.
+	code, stdout, _ = w.run(t, "jobs", "resume", id, "--journal-dir", journals)
+	if code != 0 || !strings.Contains(stdout, "already done") {
+		t.Errorf("second resume: exit %d\n%s", code, stdout)
+	}
+}

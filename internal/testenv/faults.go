@@ -29,6 +29,16 @@ const (
 	FaultAzure
 )
 
+func (t FaultTarget) String() string {
+	switch t {
+	case FaultS3:
+		return "s3"
+	case FaultAzure:
+		return "azure"
+	}
+	return "target(" + strconv.Itoa(int(t)) + ")"
+}
+
 // FaultOptions configure NewFaultProxy. The three fractions are of the
 // requests the proxy may fault; their sum must not exceed 1.
 type FaultOptions struct {
@@ -151,6 +161,12 @@ func NewFaultProxy(target string, opts FaultOptions) (*FaultProxy, error) {
 		},
 		Transport:     tr,
 		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
 	}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
@@ -214,17 +230,15 @@ func (p *FaultProxy) decide(r *http.Request) faultKind {
 	}
 	key := requestKey(r)
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	h := p.seen[key]
 	if h == nil {
 		h = &faultHistory{}
 		p.seen[key] = h
 	}
 	h.arrivals++
-	n, last := h.arrivals, h.lastFaulted
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	k := p.draw(key, n)
-	if k != faultNone && last {
+	k := p.draw(key, h.arrivals)
+	if k != faultNone && h.lastFaulted {
 		p.spd.Add(1)
 		k = faultNone
 	}

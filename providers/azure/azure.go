@@ -4,7 +4,8 @@
 // From URL and Put Block List for objects past one request), stages blocks
 // streamed through this process (Put Block with a transactional MD5), lists
 // the uncommitted blocks of a blob so an interrupted copy resumes block by
-// block, and states Azure's size limits. A fetch from a URL is made
+// block, reads blobs back (verify --deep) and deletes them (sync), and
+// states Azure's size limits. A fetch from a URL is made
 // conditional on the source's listed ETag (x-ms-source-if-match) when the
 // URL carries one. Blob index tags and the access tier are set in the
 // request that creates a blob. Every error it returns is a
@@ -122,6 +123,8 @@ var (
 	_ providers.Limiter         = (*Destination)(nil)
 	_ providers.ContainerLister = (*Destination)(nil)
 	_ providers.BlockLister     = (*Destination)(nil)
+	_ providers.RangeReader     = (*Destination)(nil)
+	_ providers.Deleter         = (*Destination)(nil)
 )
 
 // New builds a Destination. It sends no request. Errors name the option that
@@ -392,7 +395,9 @@ func (d *Destination) ListContainers(ctx context.Context, prefix string) ([]stri
 }
 
 // ListBlobs returns one page of the committed blobs of container whose names
-// start with opts.Prefix (List Blobs, flat), in ascending byte order. Next is
+// start with opts.Prefix (List Blobs, flat), in ascending byte order, each
+// with its Content-MD5 as ListedMD5 when it has one (Azure sets it on a
+// blob uploaded in one request, and on any blob committed with one). Next is
 // Azure's opaque marker, "" on the last page. MaxResults above 5000 is
 // capped at 5000; 0 lets Azure choose (5000). A missing container is
 // NotFound.
@@ -428,12 +433,79 @@ func (d *Destination) ListBlobs(ctx context.Context, containerName string, opts 
 				o.ETag = trimETag(p.ETag)
 				o.LastModified = deref(p.LastModified)
 				o.StorageClass = string(deref(p.AccessTier))
+				if len(p.ContentMD5) == md5.Size {
+					o.ListedMD5 = p.ContentMD5
+				}
 			}
 			page.Objects = append(page.Objects, o)
 		}
 	}
 	page.Next = deref(resp.NextMarker)
 	return page, nil
+}
+
+// OpenRange returns a reader of bytes r of blob obj.Key in container (Get
+// Blob with x-ms-range; the whole blob for a zero Range), so a verify can
+// read blobs back. When obj.ETag is set the read is conditional on it
+// (If-Match): a blob replaced since it was listed fails with Precondition.
+// Errors of the request and of reading the body are classified like every
+// other (a connection reset while reading is Transient); the SDK's retry
+// reader is not used, the caller owns retries. r must have Offset >= 0 and
+// Count >= 0 (0 = to the end); a range past the end is Invalid.
+func (d *Destination) OpenRange(ctx context.Context, containerName string, obj providers.Object, r providers.Range) (io.ReadCloser, error) {
+	const op = "DownloadBlob"
+	where := containerName + "/" + obj.Key
+	if r.Offset < 0 || r.Count < 0 {
+		return nil, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,
+			Msg: fmt.Sprintf("range offset %d count %d: need both >= 0", r.Offset, r.Count)}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, classify(ctx, op, where, err)
+	}
+	o := &blob.DownloadStreamOptions{Range: blob.HTTPRange{Offset: r.Offset, Count: r.Count}}
+	if obj.ETag != "" {
+		etag := azcore.ETag(`"` + strings.Trim(obj.ETag, `"`) + `"`)
+		o.AccessConditions = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &etag}}
+	}
+	resp, err := d.blockBlob(containerName, obj.Key).DownloadStream(ctx, o)
+	if err != nil {
+		return nil, classify(ctx, op, where, err)
+	}
+	if resp.Body == nil {
+		return nil, &providers.Error{Kind: providers.KindUnknown, Op: op, Where: where, Msg: "Azure answered without a body"}
+	}
+	return &body{rc: resp.Body, ctx: ctx, where: where}, nil
+}
+
+// body classifies the read errors of a Get Blob body.
+type body struct {
+	rc    io.ReadCloser
+	ctx   context.Context
+	where string
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = classify(b.ctx, "DownloadBlob (read)", b.where, err)
+	}
+	return n, err
+}
+
+func (b *body) Close() error { return b.rc.Close() }
+
+// DeleteBlob deletes blob name (Delete Blob) and its uncommitted blocks. A
+// missing blob or container is NotFound. A blob that has snapshots is not
+// deleted: Azure refuses (409 SnapshotsPresent) and the error says so;
+// deleting snapshots is not this tool's call.
+func (d *Destination) DeleteBlob(ctx context.Context, containerName, name string) error {
+	const op = "DeleteBlob"
+	where := containerName + "/" + name
+	if err := ctx.Err(); err != nil {
+		return classify(ctx, op, where, err)
+	}
+	_, err := d.blockBlob(containerName, name).Delete(ctx, nil)
+	return classify(ctx, op, where, err)
 }
 
 // PutBlobFromURL creates or replaces blob name with the whole content at src

@@ -61,9 +61,34 @@ func (s *Store) ListContainers(ctx context.Context, prefix string) ([]string, er
 	return names, nil
 }
 
-// ListBlobs returns one page of committed blobs, with List's rules.
+// ListBlobs returns one page of committed blobs, with List's rules; as
+// Azure's listing does, it gives each blob's Content-MD5 (the ContentMD5 of
+// the properties it was written with, nil when none) as ListedMD5.
 func (s *Store) ListBlobs(ctx context.Context, container string, opts providers.ListOptions) (providers.Page, error) {
 	return s.list(ctx, "ListBlobs", "ContainerNotFound", container, opts)
+}
+
+// DeleteBlob deletes blob name and its uncommitted blocks. A missing
+// container or blob is NotFound.
+func (s *Store) DeleteBlob(ctx context.Context, container, name string) error {
+	const op = "DeleteBlob"
+	where := container + "/" + name
+	if err := s.begin(ctx, op, where); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buckets[container]
+	if b == nil {
+		return notFound(op, where, "ContainerNotFound")
+	}
+	if _, ok := b.objects[name]; !ok {
+		return notFound(op, where, "BlobNotFound")
+	}
+	delete(b.objects, name)
+	delete(b.staged, name)
+	b.stale++
+	return nil
 }
 
 // PutBlobFromURL fetches src with the Store's HTTP client and stores it

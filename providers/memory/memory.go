@@ -43,6 +43,7 @@ var (
 	_ providers.Limiter         = (*Store)(nil)
 	_ providers.ContainerLister = (*Store)(nil)
 	_ providers.BlockLister     = (*Store)(nil)
+	_ providers.Deleter         = (*Store)(nil)
 )
 
 // MiB is 2^20 bytes.
@@ -84,7 +85,7 @@ type Options struct {
 	// the operation ("List", "Stat", "Tags", "PresignGet", "OpenRange",
 	// "ListBuckets", "EnsureContainer", "StatBlob", "ListBlobs",
 	// "ListContainers", "PutBlobFromURL", "StageBlockFromURL",
-	// "StageBlock", "CommitBlocks", "UncommittedBlocks")
+	// "StageBlock", "CommitBlocks", "UncommittedBlocks", "DeleteBlob")
 	// and where it applies ("bucket", "bucket/key"); a non-nil return is
 	// returned as is, and nothing else happens. Handler calls it too, with
 	// op "Serve": an error is answered with the HTTP status of its kind.

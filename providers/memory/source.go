@@ -87,6 +87,12 @@ func (s *Store) list(ctx context.Context, op, code, bucket string, opts provider
 		return providers.Page{}, notFound(op, bucket, code)
 	}
 	objs, more := b.page(opts.Prefix, after, max)
+	if op == "ListBlobs" {
+		// Azure lists a blob's Content-MD5; an S3 listing has no MD5.
+		for i := range objs {
+			objs[i].ListedMD5 = slices.Clone(b.objects[objs[i].Key].properties().ContentMD5)
+		}
+	}
 	p := providers.Page{Objects: objs}
 	if more {
 		p.Next = encodeToken(objs[len(objs)-1].Key)
