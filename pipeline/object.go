@@ -271,17 +271,16 @@ func (c *Copier) execute(ctx context.Context, r Route, obj providers.Object, nam
 		}
 		return c.stream(ctx, r, obj, name, p.props, res)
 	}
-	var err error
-	if p.mode == ModePutFromURL {
-		err = c.call(ctx, &res.Attempts, func(ctx context.Context) error {
-			u, err := c.presign(ctx, r.Bucket, obj)
-			if err != nil {
-				return err
-			}
-			return c.ingest.PutBlobFromURL(ctx, r.Container, name, u, obj.Size, p.props)
-		})
-	} else {
-		err = c.copyBlocks(ctx, r, obj, name, p, res)
+	err := c.serverSide(ctx, r, obj, name, p, res)
+	// Azure answers a fetch it could not complete at all (a reset, a
+	// timeout on the way to the source) as 5xx CannotVerifyCopySource with
+	// no source status: possibly passing, so the copy is tried twice more
+	// before it streams or fails.
+	for try := 1; try <= 2 && fetchMayRecover(err); try++ {
+		if c.o.Retry.sleep(ctx, c.o.Retry.Delay(try)) != nil {
+			break
+		}
+		err = c.serverSide(ctx, r, obj, name, p, res)
 	}
 	if err == nil || c.o.TransferMode != Auto || c.stager == nil {
 		return err
@@ -296,6 +295,27 @@ func (c *Copier) execute(ctx context.Context, r Route, obj providers.Object, nam
 	}
 	res.Mode = ModeStream
 	return c.stream(ctx, r, obj, name, p.props, res)
+}
+
+// serverSide moves obj's bytes with one Put Blob From URL or block by block.
+func (c *Copier) serverSide(ctx context.Context, r Route, obj providers.Object, name string, p plan, res *ObjectResult) error {
+	if p.mode == ModeBlocksFromURL {
+		return c.copyBlocks(ctx, r, obj, name, p, res)
+	}
+	return c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+		u, err := c.presign(ctx, r.Bucket, obj)
+		if err != nil {
+			return err
+		}
+		return c.ingest.PutBlobFromURL(ctx, r.Container, name, u, obj.Size, p.props)
+	})
+}
+
+// fetchMayRecover says whether err is Azure failing to reach the source
+// with a server error rather than the source refusing (403).
+func fetchMayRecover(err error) bool {
+	var pe *providers.Error
+	return providers.KindOf(err) == providers.KindSourceUnreachable && errors.As(err, &pe) && pe.Status >= 500
 }
 
 // presign returns a fresh URL for obj whose fetch is conditional on the

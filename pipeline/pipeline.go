@@ -160,6 +160,9 @@ type Options struct {
 	// KeepFolderMarkers copies keys ending in "/" as zero-byte blobs
 	// instead of skipping them.
 	KeepFolderMarkers bool
+	// Filter selects the objects of every route; the others are counted
+	// as filtered and never journaled or dispatched.
+	Filter Filter
 	// Journal, when set, records the job: every listed page before its
 	// objects are dispatched, and every object's end, so that a run killed
 	// at any moment can be resumed. On a route the journal already knows,
@@ -233,11 +236,11 @@ type ObjectResult struct {
 	Streamed  string // why the bytes went through this process ("" when they did not)
 	// Found: an earlier run of the job had copied this object without
 	// recording it; it was found at the destination and not copied again.
-	Found bool
-	Renamed   bool   // the blob name is the key's encoding, not the key
-	Reason    string // why it was skipped or failed; one line, no secrets
-	Err       error  // the failure, for errors.As; nil unless Failed
-	Attempts  int    // requests made for this object, retries included
+	Found    bool
+	Renamed  bool   // the blob name is the key's encoding, not the key
+	Reason   string // why it was skipped or failed; one line, no secrets
+	Err      error  // the failure, for errors.As; nil unless Failed
+	Attempts int    // requests made for this object, retries included
 	// Metadata lists what happened to each user metadata key (and to the
 	// headers Azure cannot hold); Tags to each tag.
 	Metadata []metadata.Decision
@@ -299,6 +302,9 @@ type Summary struct {
 	Routes       []RouteSummary
 	FailedRoutes int // routes with an Error
 	Renamed      int64
+	// Filtered counts the listed objects the filter left out, by reason.
+	Filtered      map[string]int64
+	FilteredBytes int64
 	// Found counts objects an earlier run of the job had copied without
 	// recording it: found at the destination on resume, not copied again.
 	Found int64
@@ -467,7 +473,7 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 // the summary.
 func (c *Copier) Run(ctx context.Context) (Summary, error) {
 	start := c.o.Now()
-	c.sum = Summary{SkipReasons: map[string]int64{}, Streamed: map[string]int64{}, DryRun: c.o.DryRun, Routes: make([]RouteSummary, len(c.o.Routes))}
+	c.sum = Summary{SkipReasons: map[string]int64{}, Streamed: map[string]int64{}, Filtered: map[string]int64{}, DryRun: c.o.DryRun, Routes: make([]RouteSummary, len(c.o.Routes))}
 	for i, r := range c.o.Routes {
 		c.sum.Routes[i].Route = r
 		if r.Err != nil {
@@ -630,6 +636,7 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 		if err != nil {
 			return fmt.Errorf("listing bucket %q (prefix %q) stopped: %w", r.Bucket, r.Prefix, err)
 		}
+		page.Objects = c.filter(r, page.Objects)
 		if c.o.Journal != nil {
 			entries := make([]journal.Entry, len(page.Objects))
 			for k, o := range page.Objects {
@@ -656,6 +663,23 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 		}
 		token = page.Next
 	}
+}
+
+// filter drops (in place) and counts the objects the filter leaves out.
+func (c *Copier) filter(r Route, objs []providers.Object) []providers.Object {
+	kept := objs[:0]
+	for _, o := range objs {
+		why := c.o.Filter.Why(strings.TrimPrefix(o.Key, r.Prefix), o)
+		if why == "" {
+			kept = append(kept, o)
+			continue
+		}
+		c.mu.Lock()
+		c.sum.Filtered[why]++
+		c.sum.FilteredBytes += o.Size
+		c.mu.Unlock()
+	}
+	return kept
 }
 
 // count adds listed objects to the summary.

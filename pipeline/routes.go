@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/migrate-tool/migrate/naming"
@@ -17,6 +18,10 @@ type RouteOptions struct {
 	Buckets []string
 	// Region keeps only the listed buckets of this region ("" = all).
 	Region string
+	// IncludeBuckets, when not empty, keeps only listed buckets matching
+	// one of its globs; ExcludeBuckets drops those matching one (path.Match
+	// syntax). They apply to listed buckets, not to Buckets.
+	IncludeBuckets, ExcludeBuckets []string
 	// Prefix is listed in every bucket; DestPrefix joined before every blob.
 	Prefix, DestPrefix string
 	// Overrides maps bucket names to container names chosen by the user.
@@ -57,7 +62,7 @@ func PlanRoutes(ctx context.Context, src providers.Source, dst providers.Destina
 			return nil, nil, &SetupError{What: "the source's bucket list", Err: err}
 		}
 		for _, b := range infos {
-			if o.Region == "" || b.Region == o.Region {
+			if (o.Region == "" || b.Region == o.Region) && bucketSelected(b.Name, o.IncludeBuckets, o.ExcludeBuckets) {
 				buckets = append(buckets, b.Name)
 			}
 		}
@@ -93,4 +98,17 @@ func PlanRoutes(ctx context.Context, src providers.Source, dst providers.Destina
 		}
 	}
 	return routes, mappings, nil
+}
+
+// bucketSelected applies the bucket globs.
+func bucketSelected(name string, include, exclude []string) bool {
+	match := func(globs []string) bool {
+		for _, g := range globs {
+			if ok, _ := path.Match(g, name); ok {
+				return true
+			}
+		}
+		return false
+	}
+	return (len(include) == 0 || match(include)) && !match(exclude)
 }

@@ -178,3 +178,37 @@ func TestSourceChangedMidCopyFailsCleanly(t *testing.T) {
 		t.Error("a blob was committed from a source that changed mid-copy")
 	}
 }
+
+// TestServerSideRetriesAFetchAzureCouldNotComplete: a 5xx
+// CannotVerifyCopySource without a source status (Azure's fetch was cut
+// off) is tried again server-side before any fallback.
+func TestServerSideRetriesAFetchAzureCouldNotComplete(t *testing.T) {
+	var n atomic.Int32
+	fault := func(op, where string) error {
+		if op == "PutBlobFromURL" && n.Add(1) <= 2 {
+			return &providers.Error{Kind: providers.KindSourceUnreachable, Op: op, Where: where, Code: "CannotVerifyCopySource", Status: 500}
+		}
+		return nil
+	}
+	r := newRig(t, fault)
+	r.src.Put("bkt", "k", payload(100, 1), providers.Properties{})
+	c, _ := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Retry: fastRetry(), TransferMode: ServerSide})
+	sum, err := c.Run(context.Background())
+	if err != nil || sum.Copied != 1 || len(sum.Streamed) != 0 || r.dst.Calls("PutBlobFromURL") != 3 {
+		t.Fatalf("summary %+v err %v, %d puts", sum, err, r.dst.Calls("PutBlobFromURL"))
+	}
+	// A 403 (the source refused) is not tried again.
+	n.Store(100)
+	fault403 := func(op, where string) error {
+		if op == "PutBlobFromURL" {
+			return &providers.Error{Kind: providers.KindSourceUnreachable, Op: op, Where: where, Code: "CannotVerifyCopySource", Status: 403}
+		}
+		return nil
+	}
+	r2 := newRig(t, fault403)
+	r2.src.Put("bkt", "k", payload(100, 1), providers.Properties{})
+	c, _ = New(r2.src, r2.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Retry: fastRetry(), TransferMode: ServerSide})
+	if sum, _ := c.Run(context.Background()); sum.Failed != 1 || r2.dst.Calls("PutBlobFromURL") != 1 {
+		t.Fatalf("403: summary %+v, %d puts", sum, r2.dst.Calls("PutBlobFromURL"))
+	}
+}

@@ -59,6 +59,11 @@ type copyFlags struct {
 	sourceReachable  bool
 	overwrite        string
 	journalDir       string
+	include, exclude []string
+	includeBuckets   []string
+	excludeBuckets   []string
+	after, before    string
+	minSize, maxSize int64
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -97,6 +102,14 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.renameManifest, "rename-manifest", "migrate-renamed-keys.jsonl", "with --rename-invalid-keys: file that lists every renamed key and its blob name (JSON lines)")
 	fs.BoolVar(&f.keepFolders, "keep-folder-markers", false, "copy keys ending in '/' as zero-byte blobs instead of skipping them")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "list every decision (names, metadata, sizes, how each object would move) and write nothing")
+	fs.StringArrayVar(&f.include, "include", nil, "copy only keys matching this glob (repeatable; a glob without '/' matches the file name, '**' crosses folders)")
+	fs.StringArrayVar(&f.exclude, "exclude", nil, "skip keys matching this glob (repeatable; wins over --include)")
+	fs.StringArrayVar(&f.includeBuckets, "include-bucket", nil, "with s3:// (all buckets): copy only buckets matching this glob (repeatable)")
+	fs.StringArrayVar(&f.excludeBuckets, "exclude-bucket", nil, "with s3:// (all buckets): skip buckets matching this glob (repeatable)")
+	fs.StringVar(&f.after, "include-after", "", "copy only objects last modified at or after this time (RFC 3339, e.g. 2024-01-31T00:00:00Z, or a date 2024-01-31)")
+	fs.StringVar(&f.before, "include-before", "", "copy only objects last modified before this time (RFC 3339 or a date)")
+	fs.Var(sizeFlag{&f.minSize}, "min-size", "copy only objects of at least this size")
+	fs.Var(sizeFlag{&f.maxSize}, "max-size", "copy only objects of at most this size")
 	fs.StringVar(&f.overwrite, "overwrite", "true", "when a blob of that name exists: true (replace it), false (skip the object) or ifSourceNewer (replace it only when the object is newer); false and ifSourceNewer cost a HEAD per object")
 	fs.StringVar(&f.journalDir, "journal-dir", "", "where jobs are journaled for 'migrate jobs' (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)")
 	fs.IntVar(&f.retries, "retries", pipeline.DefaultRetry.MaxAttempts-1, "retries of a throttled or transient request, with exponential backoff")
@@ -212,6 +225,19 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if endpoint == "" {
 		endpoint = j.src.Endpoint
 	}
+	filter := pipeline.Filter{Include: f.include, Exclude: f.exclude, MinSize: f.minSize, MaxSize: f.maxSize}
+	if filter.After, err = parseTime(f.after); err != nil {
+		return copyJob{}, usagef("--include-after: %v", err)
+	}
+	if filter.Before, err = parseTime(f.before); err != nil {
+		return copyJob{}, usagef("--include-before: %v", err)
+	}
+	if err := filter.Validate(); err != nil {
+		return copyJob{}, usagef("filters: %v", err)
+	}
+	if j.src.Bucket != "" && len(f.includeBuckets)+len(f.excludeBuckets) > 0 {
+		return copyJob{}, usagef("--include-bucket and --exclude-bucket need s3:// (all buckets) as the source")
+	}
 	overwrite, err := pipeline.ParseOverwrite(f.overwrite)
 	if err != nil {
 		return copyJob{}, usagef("--overwrite: %v", err)
@@ -262,7 +288,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	}
 
 	j.routes = pipeline.RouteOptions{Prefix: folderPrefix(j.src.Prefix), DestPrefix: j.dst.Prefix,
-		Overrides: overrides, AllowExisting: f.allowExisting}
+		Overrides: overrides, AllowExisting: f.allowExisting, IncludeBuckets: f.includeBuckets, ExcludeBuckets: f.excludeBuckets}
 	if j.src.Bucket != "" {
 		j.routes.Buckets = []string{j.src.Bucket}
 	} else {
@@ -278,6 +304,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		}
 	}
 	j.pipeOpts = pipeline.Options{
+		Filter:             filter,
 		Overwrite:          overwrite,
 		TransferMode:       mode,
 		StreamMemory:       f.streamMemory,
@@ -482,4 +509,18 @@ func serviceName(j copyJob) string {
 		return "https://" + j.dst.Account + ".blob.core.windows.net"
 	}
 	return providers.RedactURL(strings.TrimRight(j.azOpts.ServiceURL, "/"))
+}
+
+// parseTime reads an RFC 3339 time or a date (midnight UTC); "" is zero.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2024-01-31T12:00:00Z) nor a date (2024-01-31)", s)
 }

@@ -111,6 +111,16 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 	for _, k := range sortedKeys(s.SkipReasons) {
 		fmt.Fprintf(w, "    %-40s %d\n", k+":", s.SkipReasons[k])
 	}
+	if len(s.Filtered) > 0 {
+		var n int64
+		for _, v := range s.Filtered {
+			n += v
+		}
+		fmt.Fprintf(w, "  filtered out:    %d (%s)\n", n, pipeline.FormatBytes(s.FilteredBytes))
+		for _, k := range sortedKeys(s.Filtered) {
+			fmt.Fprintf(w, "    %-40s %d\n", k+":", s.Filtered[k])
+		}
+	}
 	fmt.Fprintf(w, "  failed:          %d (%s)\n", s.Failed, pipeline.FormatBytes(s.FailedBytes))
 	if s.FailedRoutes > 0 {
 		fmt.Fprintf(w, "  buckets failed:  %d\n", s.FailedRoutes)

@@ -116,6 +116,8 @@ func TestKillAndResume(t *testing.T) {
 				t.Fatalf("journal holds %v", ids)
 			}
 			id := filepath.Base(filepath.Dir(ids[0]))
+			arrived := w.listBlobs(t, container)
+			firstRun := w.proxy.Records()
 
 			code, stdout, stderr := w.run(t, "jobs", "resume", id, "--journal-dir", journals)
 			if code != 0 {
@@ -130,11 +132,16 @@ func TestKillAndResume(t *testing.T) {
 				}
 			}
 			// Nothing was fetched twice: every object (every block of the
-			// big one) was fetched successfully exactly once over both runs.
+			// big one) was fetched successfully exactly once over both runs
+			// (the request in flight at the kill was refused), and the
+			// resume fetched nothing that had arrived.
 			fetched := map[string]int{}
-			for _, r := range w.proxy.Records() {
+			for i, r := range w.proxy.Records() {
 				if r.Presigned && r.Method == "GET" && r.Status < 300 {
 					fetched[r.Key+" "+r.Range]++
+					if _, ok := arrived[r.Key]; ok && i >= len(firstRun) {
+						t.Errorf("the resume fetched %s again although it had arrived", r.Key)
+					}
 				}
 			}
 			for k, n := range fetched {
@@ -196,6 +203,11 @@ func TestInterruptPrintsResumeAndExits130(t *testing.T) {
 		t.Fatalf("no resume hint:\n%s", out)
 	}
 	id := strings.Fields(out[i+len("resume with: migrate jobs resume "):])[0]
+	arrived := w.listBlobs(t, "interrupted") // what the first run got across
+	if len(arrived) == 0 || len(arrived) == len(objs) {
+		t.Fatalf("%d of %d objects arrived before the interruption; want some, not all", len(arrived), len(objs))
+	}
+	w.proxy.Reset()
 	code, stdout, stderr := w.run(t, "jobs", "list", "--journal-dir", journals)
 	if code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "interrupted") {
 		t.Errorf("jobs list: exit %d\n%s\n%s", code, stdout, stderr)
@@ -209,15 +221,19 @@ func TestInterruptPrintsResumeAndExits130(t *testing.T) {
 			t.Errorf("%s differs", k)
 		}
 	}
+	// The resume fetched what had not arrived, once each, and nothing that
+	// had (an object cut off in flight did not arrive: fetching it again is
+	// right).
 	fetched := map[string]int{}
 	for _, r := range w.proxy.Records() {
 		if r.Presigned && r.Method == "GET" && r.Status < 300 {
 			fetched[r.Key]++
 		}
 	}
-	for k, n := range fetched {
-		if n != 1 {
-			t.Errorf("%s fetched %d times", k, n)
+	for k := range objs {
+		_, was := arrived[k]
+		if n := fetched[k]; was && n != 0 || !was && n != 1 {
+			t.Errorf("%s: arrived in the first run %v, fetched %d times by the resume", k, was, n)
 		}
 	}
 	// A finished job resumes to nothing.
