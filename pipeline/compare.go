@@ -94,7 +94,9 @@ type CompareOptions struct {
 // set holds only the encoded names between the two listings' positions,
 // never the whole bucket. fn sees the merged names in ascending order; an
 // encoded name comes when the side set resolves it, which may be out of
-// that order.
+// that order. fn is called from Compare's goroutine, one call at a time. A
+// listing that is not in ascending order is an error: the merge would pair
+// the wrong names.
 func Compare(ctx context.Context, src providers.Source, dst providers.Destination, r Route, o CompareOptions, fn func(Pair) error) error {
 	if o.Retry.MaxAttempts == 0 {
 		o.Retry = DefaultRetry

@@ -8,13 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/migrate-tool/migrate/metadata"
-	"github.com/migrate-tool/migrate/naming"
 	"github.com/migrate-tool/migrate/providers"
 )
 
@@ -40,24 +38,11 @@ func (c *Copier) arrived(obj providers.Object, blob providers.ObjectInfo) bool {
 	return !c.o.JobStarted.IsZero() && !blob.LastModified.Before(c.o.JobStarted)
 }
 
-// blobName decides the blob name of key under route r, whether it is an
-// encoding of the key, or why the object is skipped.
+// blobName decides the blob name of key under route r (BlobNameFor, with
+// this run's options), whether it is an encoding of the key, or why the
+// object is skipped.
 func (c *Copier) blobName(r Route, key string) (name string, renamed bool, skip string) {
-	if strings.HasSuffix(key, "/") && !c.o.KeepFolderMarkers {
-		return "", false, skipFolderMarker
-	}
-	rel := strings.TrimPrefix(key, r.Prefix)
-	if rel == "" {
-		return "", false, skipFolderMarker // the prefix itself, as an object
-	}
-	if c.o.RenameInvalidKeys {
-		rel, renamed = naming.EncodeBlobName(rel)
-	}
-	name = naming.JoinBlobName(r.DestPrefix, rel)
-	if err := naming.CheckBlobName(name); err != nil {
-		return name, false, skipBlobName + ": " + err.Error()
-	}
-	return name, renamed, ""
+	return BlobNameFor(r, key, NameOptions{RenameInvalidKeys: c.o.RenameInvalidKeys, KeepFolderMarkers: c.o.KeepFolderMarkers})
 }
 
 // plan is everything decided about one object before any write.

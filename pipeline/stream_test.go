@@ -60,15 +60,16 @@ func TestAutoStreamsWhatAzureCannotFetch(t *testing.T) {
 	}
 }
 
-// gauge wraps a destination and records the most StageBlock calls in flight.
+// gauge wraps a destination and records the most block bytes in flight
+// (the memory bound is in bytes: a short last block fits beside full ones).
 type gauge struct {
 	*memory.Store
-	cur, max atomic.Int32
+	cur, max atomic.Int64
 }
 
 func (g *gauge) StageBlock(ctx context.Context, c, n string, id providers.BlockID, body io.ReadSeeker, size int64) error {
-	v := g.cur.Add(1)
-	defer g.cur.Add(-1)
+	v := g.cur.Add(size)
+	defer g.cur.Add(-size)
 	for m := g.max.Load(); v > m && !g.max.CompareAndSwap(m, v); m = g.max.Load() {
 	}
 	time.Sleep(2 * time.Millisecond) // let other blocks overlap, as a network would
@@ -99,8 +100,8 @@ func TestStreamModeCopiesWithinTheMemoryBound(t *testing.T) {
 			t.Errorf("obj%d differs", i)
 		}
 	}
-	if m := dst.max.Load(); m > memory/block || m < 2 {
-		t.Errorf("%d blocks staged at once, want 2 to %d (the memory bound)", m, memory/block)
+	if m := dst.max.Load(); m > memory || m < 2*block {
+		t.Errorf("%d bytes of blocks staged at once, want %d to %d (the memory bound)", m, 2*block, memory)
 	}
 	if r.dst.Calls("PutBlobFromURL")+r.dst.Calls("StageBlockFromURL") != 0 {
 		t.Error("stream mode used server-side requests")

@@ -55,6 +55,9 @@ type Difference struct {
 type VerifyOptions struct {
 	// Names are the naming options of the copy.
 	Names NameOptions
+	// Filter is the copy's filter: a source object it leaves out is not
+	// compared (counted as Filtered), nor is a blob of its name extra.
+	Filter Filter
 	// Deep reads both sides' bytes and compares their SHA-256 for every
 	// pair of equal size whose MD5 is not known on both sides. Both the
 	// source and the destination must be providers.RangeReaders.
@@ -91,8 +94,10 @@ type VerifyCounts struct {
 	DestinationBlobs int64 // blobs listed under the destination prefix
 	DestinationBytes int64
 	// Skipped are source keys a copy skips (folder markers, names Azure
-	// refuses); they are not expected at the destination.
-	Skipped int64
+	// refuses), Filtered those the filter leaves out; they are not
+	// expected at the destination.
+	Skipped  int64
+	Filtered int64
 	// Matched are the objects found on both sides with no difference.
 	Matched int64
 	// Of the pairs of equal size: ContentVerified had their content shown
@@ -111,8 +116,9 @@ type VerifyCounts struct {
 	Unchecked        int64
 }
 
-// Differences is the number of differences counted.
-func (c VerifyCounts) Differences() int64 {
+// DifferenceCount is the number of differences counted (unchecked objects
+// are not differences).
+func (c VerifyCounts) DifferenceCount() int64 {
 	return c.Missing + c.Extra + c.SizeMismatch + c.HashMismatch + c.MetadataMismatch
 }
 
@@ -122,6 +128,7 @@ func (c *VerifyCounts) add(o VerifyCounts) {
 	c.DestinationBlobs += o.DestinationBlobs
 	c.DestinationBytes += o.DestinationBytes
 	c.Skipped += o.Skipped
+	c.Filtered += o.Filtered
 	c.Matched += o.Matched
 	c.ContentVerified += o.ContentVerified
 	c.DeepHashed += o.DeepHashed
@@ -178,7 +185,7 @@ type VerifyReport struct {
 }
 
 // OK reports whether everything was compared and matched.
-func (r VerifyReport) OK() bool { return r.Complete() && r.VerifyCounts.Differences() == 0 }
+func (r VerifyReport) OK() bool { return r.Complete() && r.DifferenceCount() == 0 }
 
 // Complete reports whether every route and every object could be checked.
 func (r VerifyReport) Complete() bool { return r.FailedRoutes == 0 && r.Unchecked == 0 }
@@ -362,9 +369,14 @@ func listedMD5(o *providers.Object) []byte {
 // decide records what the listings alone show about p and says whether
 // per-object checks are needed.
 func (v *verifier) decide(i int, p Pair) (check, bool) {
+	r := v.rep.Routes[i].Route
+	filtered := p.Src != nil && v.o.Filter.Why(strings.TrimPrefix(p.Src.Key, r.Prefix), *p.Src) != ""
 	v.mu.Lock()
 	rc := &v.rep.Routes[i].VerifyCounts
-	if p.Src != nil {
+	switch {
+	case filtered:
+		rc.Filtered++
+	case p.Src != nil:
 		rc.SourceObjects++
 		rc.SourceBytes += p.Src.Size
 	}
@@ -373,7 +385,9 @@ func (v *verifier) decide(i int, p Pair) (check, bool) {
 		rc.DestinationBytes += p.Dst.Size
 	}
 	v.mu.Unlock()
-	r := v.rep.Routes[i].Route
+	if filtered {
+		return check{}, false
+	}
 	switch {
 	case p.Dst == nil:
 		v.record(i, v.diff(r, p, DiffMissing, "not at the destination"))
@@ -501,6 +515,12 @@ func (v *verifier) check(ctx context.Context, i int, c check) {
 		} else if detail := v.metadataDiff(*srcInfo, p.Src, dinfo); detail != "" {
 			vd.diffs = append(vd.diffs, v.diff(r, p, DiffMetadata, detail))
 		}
+	}
+	if ctx.Err() != nil {
+		// The route stopped (its listing failed, or the verify was
+		// canceled), which its report says: checks cut short are not
+		// objects that could not be checked.
+		return
 	}
 	v.finish(i, p, vd)
 }

@@ -23,6 +23,7 @@ const (
 	exitOK          = 0   // every object arrived (skips are fine)
 	exitFailed      = 1   // some objects failed, or the run stopped
 	exitUsage       = 2   // bad arguments or configuration
+	exitDifferences = 3   // verify found differences
 	exitInterrupted = 130 // stopped by Ctrl-C / SIGTERM
 )
 
@@ -51,6 +52,7 @@ const topUsage = `migrate copies objects from Amazon S3 into Azure Blob Storage,
 
 Usage:
   migrate copy SRC DST [flags]   copy a bucket (or a prefix of it) into a container
+  migrate verify SRC DST [flags] prove the destination matches the source
   migrate jobs list|show|resume  the journaled jobs; finish an interrupted one
   migrate version                print the version
   migrate help [command]         show help
@@ -67,19 +69,21 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	switch args[0] {
 	case "copy", "cp":
 		err = runCopy(ctx, args[1:], getenv, stdout, stderr)
+	case "verify":
+		err = runVerify(ctx, args[1:], getenv, stdout, stderr)
 	case "jobs", "job":
 		err = runJobs(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "migrate %s\n", version)
 		return exitOK
 	case "help", "-h", "--help":
-		if len(args) > 1 && (args[1] == "copy" || args[1] == "cp") {
-			return run(ctx, []string{"copy", "--help"}, getenv, stdout, stderr)
+		if len(args) > 1 && (args[1] == "copy" || args[1] == "cp" || args[1] == "verify" || args[1] == "jobs") {
+			return run(ctx, []string{args[1], "--help"}, getenv, stdout, stderr)
 		}
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: copy, jobs, version, help)", args[0])
+		err = usagef("unknown command %q (commands: copy, verify, jobs, version, help)", args[0])
 	}
 	return exitCode(err, stderr)
 }
@@ -87,7 +91,10 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 // exitCode prints err, one line, and maps it to the exit code.
 func exitCode(err error, stderr io.Writer) int {
 	var fe failedError
+	var vd verifyDiffError
 	switch {
+	case errors.As(err, &vd):
+		return exitDifferences // the report already lists the differences
 	case err == nil:
 		return exitOK
 	case errors.As(err, &fe):

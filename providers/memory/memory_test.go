@@ -600,3 +600,53 @@ func TestHandlerIfMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestListedMD5AndDeleteBlob: ListBlobs gives each blob's Content-MD5, as
+// Azure does, and List (an S3 listing) gives none; DeleteBlob removes a
+// blob and its staged blocks, and a missing one is NotFound.
+func TestListedMD5AndDeleteBlob(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New(memory.Options{})
+	md5 := bytes.Repeat([]byte{7}, 16)
+	s.Put("c", "with", []byte("a"), providers.Properties{ContentMD5: md5})
+	s.Put("c", "without", []byte("b"), providers.Properties{})
+	blobs, err := s.ListBlobs(ctx, "c", providers.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blobs.Objects) != 2 || !bytes.Equal(blobs.Objects[0].ListedMD5, md5) || blobs.Objects[1].ListedMD5 != nil {
+		t.Errorf("ListBlobs: %+v", blobs.Objects)
+	}
+	objs, err := s.List(ctx, "c", providers.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs.Objects {
+		if o.ListedMD5 != nil {
+			t.Errorf("List gave %q a ListedMD5", o.Key)
+		}
+	}
+
+	if err := s.StageBlock(ctx, "c", "with", "b1", bytes.NewReader([]byte("x")), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteBlob(ctx, "c", "with"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StatBlob(ctx, "c", "with"); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("StatBlob after DeleteBlob: %v", err)
+	}
+	if ids, _ := s.UncommittedBlocks(ctx, "c", "with"); len(ids) != 0 {
+		t.Errorf("staged blocks survive DeleteBlob: %q", ids)
+	}
+	if err := s.DeleteBlob(ctx, "c", "with"); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("deleting a missing blob: %v", err)
+	}
+	if err := s.DeleteBlob(ctx, "nope", "x"); !errors.Is(err, providers.ErrNotFound) {
+		t.Errorf("deleting in a missing container: %v", err)
+	}
+	blobs, _ = s.ListBlobs(ctx, "c", providers.ListOptions{})
+	if len(blobs.Objects) != 1 || blobs.Objects[0].Key != "without" || s.Calls("DeleteBlob") != 3 {
+		t.Errorf("after delete: %+v, %d calls", blobs.Objects, s.Calls("DeleteBlob"))
+	}
+}
