@@ -130,6 +130,9 @@ func (c *Copier) decide(info providers.ObjectInfo, tags map[string]string, res *
 }
 
 func (c *Copier) copyObject(ctx context.Context, r Route, w work) ObjectResult {
+	if w.delete != "" {
+		return c.deleteBlob(ctx, r, w)
+	}
 	obj := w.obj
 	res := ObjectResult{Bucket: r.Bucket, Key: obj.Key, ETag: obj.ETag, Container: r.Container, Size: obj.Size}
 	if ctx.Err() != nil {

@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"encoding/hex"
+
 	"github.com/migrate-tool/migrate/journal"
 	"github.com/migrate-tool/migrate/metadata"
 	"github.com/migrate-tool/migrate/providers"
@@ -160,6 +162,15 @@ type Options struct {
 	// KeepFolderMarkers copies keys ending in "/" as zero-byte blobs
 	// instead of skipping them.
 	KeepFolderMarkers bool
+	// Sync compares each route's source listing with its destination
+	// listing in one streaming pass (no per-object HEAD on either side) and
+	// copies only what is missing or changed; see Changed. A sync is not
+	// journaled: running it again is its resume.
+	Sync bool
+	// DeleteDestination, with Sync, deletes blobs whose source object is
+	// gone (the destination must be a providers.Deleter). Blobs a filter or
+	// a skip rule hides are never deleted.
+	DeleteDestination bool
 	// Filter selects the objects of every route; the others are counted
 	// as filtered and never journaled or dispatched.
 	Filter Filter
@@ -203,6 +214,7 @@ type Outcome string
 // Outcomes.
 const (
 	Copied      Outcome = "copied"
+	Deleted     Outcome = "deleted" // sync --delete-destination
 	Planned     Outcome = "planned" // dry run: would be copied
 	Skipped     Outcome = "skipped"
 	Failed      Outcome = "failed"
@@ -219,6 +231,7 @@ const (
 	ModePutFromURL    Mode = "put-blob-from-url" // one server-side request
 	ModeBlocksFromURL Mode = "blocks-from-url"   // server-side, block by block, then commit
 	ModeStream        Mode = "stream"            // ranges read through this process, staged with Put Block
+	ModeDelete        Mode = "delete"            // sync: the blob's source is gone
 )
 
 // ObjectResult is what happened to one object.
@@ -273,6 +286,9 @@ func (c *Counts) add(r ObjectResult) {
 		c.Copied++
 		c.CopiedBytes += r.Size
 	case Planned:
+		if r.Mode == ModeDelete {
+			return // counted in Summary.Deleted
+		}
 		c.Planned++
 		c.PlannedBytes += r.Size
 	case Skipped:
@@ -284,6 +300,28 @@ func (c *Counts) add(r ObjectResult) {
 	case Interrupted:
 		c.Interrupted++
 	}
+}
+
+// Changed is sync's rule: an object is copied again when its size differs
+// from the blob's; else, when both sides know an MD5 (the blob's listed
+// Content-MD5 and an ETag of 32 hex digits), when they differ; else when the
+// object was modified after the blob was written. An ETag that looks like an
+// MD5 but is not one (SSE-KMS) makes the object look changed: copied again,
+// never skipped wrongly.
+func Changed(src, dst providers.Object) (bool, string) {
+	if src.Size != dst.Size {
+		return true, "size differs"
+	}
+	if len(dst.ListedMD5) == 16 && len(src.ETag) == 32 {
+		if hex.EncodeToString(dst.ListedMD5) != strings.ToLower(src.ETag) {
+			return true, "content differs (MD5)"
+		}
+		return false, ""
+	}
+	if src.LastModified.After(dst.LastModified) {
+		return true, "source is newer"
+	}
+	return false, ""
 }
 
 // RouteSummary is the result of one route.
@@ -305,6 +343,9 @@ type Summary struct {
 	// Filtered counts the listed objects the filter left out, by reason.
 	Filtered      map[string]int64
 	FilteredBytes int64
+	// Unchanged counts objects a sync found identical at the destination;
+	// Deleted the blobs it deleted, Extra the blobs it left (no source).
+	Unchanged, Deleted, Extra int64
 	// Found counts objects an earlier run of the job had copied without
 	// recording it: found at the destination on resume, not copied again.
 	Found int64
@@ -454,6 +495,17 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	if o.Overwrite == "" {
 		o.Overwrite = OverwriteAlways
 	}
+	if o.Sync && o.Journal != nil {
+		return nil, errors.New("a sync is not journaled: running it again is its resume")
+	}
+	if o.DeleteDestination {
+		if !o.Sync {
+			return nil, errors.New("deleting at the destination needs a sync")
+		}
+		if _, ok := dst.(providers.Deleter); !ok {
+			return nil, errors.New("the destination cannot delete blobs")
+		}
+	}
 	if o.StreamMemory <= 0 {
 		o.StreamMemory = DefaultStreamMemory
 	}
@@ -512,7 +564,8 @@ func (c *Copier) preflight() RetryPolicy {
 type work struct {
 	route   int
 	obj     providers.Object
-	inDoubt bool // recorded as pending by an earlier run: maybe copied already
+	inDoubt bool   // recorded as pending by an earlier run: maybe copied already
+	delete  string // sync: delete this blob (its source is gone)
 }
 
 func (c *Copier) run(ctx context.Context) error {
@@ -524,7 +577,11 @@ func (c *Copier) run(ctx context.Context) error {
 			if r.Err != nil {
 				continue
 			}
-			err := c.enumerate(gctx, i, objs)
+			enumerate := c.enumerate
+			if c.o.Sync {
+				enumerate = c.enumerateSync
+			}
+			err := enumerate(gctx, i, objs)
 			if err == nil || gctx.Err() != nil {
 				if gctx.Err() != nil {
 					return gctx.Err()
@@ -729,6 +786,9 @@ func (c *Copier) finish(route int, r ObjectResult) {
 	}
 	if r.Found {
 		s.Found++
+	}
+	if r.Outcome == Deleted || r.Outcome == Planned && r.Mode == ModeDelete {
+		s.Deleted++
 	}
 	if r.Streamed != "" && r.Outcome == Copied {
 		s.Streamed[skipKind(r.Streamed)]++

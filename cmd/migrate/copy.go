@@ -64,6 +64,7 @@ type copyFlags struct {
 	excludeBuckets   []string
 	after, before    string
 	minSize, maxSize int64
+	deleteDest       bool
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -110,6 +111,7 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.before, "include-before", "", "copy only objects last modified before this time (RFC 3339 or a date)")
 	fs.Var(sizeFlag{&f.minSize}, "min-size", "copy only objects of at least this size")
 	fs.Var(sizeFlag{&f.maxSize}, "max-size", "copy only objects of at most this size")
+	fs.BoolVar(&f.deleteDest, "delete-destination", false, "sync only: delete blobs whose source object is gone (see them first with --dry-run)")
 	fs.StringVar(&f.overwrite, "overwrite", "true", "when a blob of that name exists: true (replace it), false (skip the object) or ifSourceNewer (replace it only when the object is newer); false and ifSourceNewer cost a HEAD per object")
 	fs.StringVar(&f.journalDir, "journal-dir", "", "where jobs are journaled for 'migrate jobs' (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)")
 	fs.IntVar(&f.retries, "retries", pipeline.DefaultRetry.MaxAttempts-1, "retries of a throttled or transient request, with exponential backoff")
@@ -153,15 +155,16 @@ Flags:
 
 // copyJob is a parsed, validated 'migrate copy' invocation.
 type copyJob struct {
-	src      s3.Location
-	dst      azure.Location
-	s3Opts   s3.Options
-	azOpts   azure.Options
-	routes   pipeline.RouteOptions
-	manifest string // rename manifest path, "" when not renaming
-	results  string // per-object results path, "" for none
-	journals string // the journal directory
-	pipeOpts pipeline.Options
+	src        s3.Location
+	dst        azure.Location
+	s3Opts     s3.Options
+	azOpts     azure.Options
+	routes     pipeline.RouteOptions
+	manifest   string // rename manifest path, "" when not renaming
+	results    string // per-object results path, "" for none
+	journals   string // the journal directory
+	deleteDest bool   // sync --delete-destination
+	pipeOpts   pipeline.Options
 }
 
 // parseCopy turns arguments and environment into a copyJob; every error
@@ -298,6 +301,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		j.manifest = f.renameManifest
 	}
 	j.results = f.results
+	j.deleteDest = f.deleteDest
 	if f.blobTier != "" {
 		if f.blobTier, err = metadata.ParseTier(f.blobTier); err != nil {
 			return copyJob{}, usagef("--blob-tier: %v (use Hot, Cool, Cold or Archive)", err)
@@ -386,6 +390,9 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	if j.deleteDest {
+		return usagef("--delete-destination belongs to 'migrate sync'")
+	}
 	var jr *journal.Journal
 	if !j.pipeOpts.DryRun {
 		jr, err = journal.Create(j.journals, journal.Job{Command: "copy", Args: redactArgs(args)})
@@ -396,6 +403,18 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		fmt.Fprintf(stdout, "Job %s (journal %s)\n", jr.Job().ID, jr.Dir())
 	}
 	return executeCopy(ctx, j, jr, false, stdout, stderr)
+}
+
+// runSync is 'migrate sync': a copy of what is missing or changed, with
+// deletion of what went when asked; not journaled (running it again is its
+// resume).
+func runSync(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	j, err := parseCopy(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	j.pipeOpts.Sync, j.pipeOpts.DeleteDestination = true, j.deleteDest
+	return executeCopy(ctx, j, nil, false, stdout, stderr)
 }
 
 // executeCopy runs a parsed copy, journaled in jr when it is not nil;

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -676,4 +677,74 @@ func TestMetadataPoliciesAgainstTheRig(t *testing.T) {
 			t.Errorf("tier %q, want Cool", tier)
 		}
 	})
+}
+
+// TestSyncAgainstTheRig: add, change and delete source objects between two
+// syncs; the second copies only what changed and, with the flag, deletes
+// what went (shown first by a dry run).
+func TestSyncAgainstTheRig(t *testing.T) {
+	w := newWorld(t)
+	const bucket = "e2e-sync"
+	var seeds []seed
+	for i := range 20 {
+		seeds = append(seeds, seed{key: fmt.Sprintf("f%02d", i), data: providertest.Data(100+i, uint32(i))})
+	}
+	w.seed(t, bucket, seeds)
+	args := []string{"sync", "s3://" + bucket, w.az.Endpoint + "/synced", "--s3-endpoint", w.proxy.URL}
+	if code, stdout, stderr := w.run(t, args...); code != 0 || !strings.Contains(stdout, "copied:          20") {
+		t.Fatalf("first sync: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	ctx := context.Background()
+	put := func(k string, data []byte) {
+		if _, err := w.s3c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: bytes.NewReader(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("f01", providertest.Data(101, 99)) // same size, new content
+	put("f02", providertest.Data(5000, 2)) // new size
+	put("new", providertest.Data(7, 7))    // added
+	if _, err := w.s3c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("f03")}); err != nil {
+		t.Fatal(err)
+	}
+	w.proxy.Reset()
+	code, stdout, stderr := w.run(t, append(args, "--delete-destination", "--dry-run")...)
+	if code != 0 || !strings.Contains(stdout, "would delete synced/f03") || !strings.Contains(stdout, "would copy:      3") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, ok := w.listBlobs(t, "synced")["f03"]; !ok {
+		t.Fatal("the dry run deleted f03")
+	}
+	code, stdout, stderr = w.run(t, append(args, "--delete-destination")...)
+	if code != 0 || !strings.Contains(stdout, "copied:          3") || !strings.Contains(stdout, "unchanged:       17") {
+		t.Fatalf("second sync: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	blobs := w.listBlobs(t, "synced")
+	if _, ok := blobs["f03"]; ok || len(blobs) != 20 {
+		t.Errorf("blobs after the sync: %d, f03 present %v", len(blobs), ok)
+	}
+	for _, k := range []string{"f01", "f02", "new"} {
+		out, err := w.s3c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := io.ReadAll(out.Body)
+		out.Body.Close()
+		if got := w.download(t, "synced", k); !bytes.Equal(got, want) {
+			t.Errorf("%s not up to date", k)
+		}
+	}
+	// Only the three changed objects were fetched, and nothing was HEADed
+	// per object on the source for the unchanged ones.
+	heads, fetched := 0, map[string]bool{}
+	for _, r := range w.proxy.Records() {
+		if r.Presigned && r.Method == "GET" {
+			fetched[r.Key] = true
+		}
+		if r.Authorized && r.Method == "HEAD" && r.Key != "" {
+			heads++
+		}
+	}
+	if len(fetched) != 3 || heads != 3*2 { // the dry run and the sync HEAD each changed object once
+		t.Errorf("fetched %v and made %d HEADs; want the 3 changed objects only", fetched, heads)
+	}
 }

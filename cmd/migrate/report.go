@@ -40,6 +40,17 @@ func reportObject(stdout, stderr io.Writer, r pipeline.ObjectResult) {
 	if r.Streamed != "" && r.Outcome == pipeline.Copied {
 		fmt.Fprintf(stderr, "streamed through this machine: %s: %s\n", src, r.Streamed)
 	}
+	if r.Mode == pipeline.ModeDelete {
+		switch r.Outcome {
+		case pipeline.Planned:
+			fmt.Fprintf(stdout, "would delete %s/%s (its source is gone)\n", r.Container, r.Blob)
+		case pipeline.Deleted:
+			fmt.Fprintf(stdout, "deleted %s/%s (its source is gone)\n", r.Container, r.Blob)
+		case pipeline.Failed:
+			fmt.Fprintf(stderr, "failed to delete %s/%s: %s\n", r.Container, r.Blob, r.Reason)
+		}
+		return
+	}
 	switch r.Outcome {
 	case pipeline.Failed:
 		fmt.Fprintf(stderr, "failed: %s: %s\n", src, r.Reason)
@@ -122,6 +133,19 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		}
 	}
 	fmt.Fprintf(w, "  failed:          %d (%s)\n", s.Failed, pipeline.FormatBytes(s.FailedBytes))
+	if s.Unchanged > 0 {
+		fmt.Fprintf(w, "  unchanged:       %d (already at the destination)\n", s.Unchanged)
+	}
+	if s.Deleted > 0 {
+		verb := "deleted:       "
+		if s.DryRun {
+			verb = "would delete:  "
+		}
+		fmt.Fprintf(w, "  %s  %d (blobs whose source is gone)\n", verb, s.Deleted)
+	}
+	if s.Extra > 0 {
+		fmt.Fprintf(w, "  extra blobs:     %d (no source object; --delete-destination deletes them)\n", s.Extra)
+	}
 	if s.FailedRoutes > 0 {
 		fmt.Fprintf(w, "  buckets failed:  %d\n", s.FailedRoutes)
 	}

@@ -1,0 +1,81 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/migrate-tool/migrate/providers"
+)
+
+func TestSyncCopiesWhatChangedAndDeletesWhatWent(t *testing.T) {
+	r := newRig(t, nil)
+	put := func(k string, data []byte) { r.src.Put("bkt", k, data, providers.Properties{}) }
+	put("same", payload(10, 1))
+	put("resized", payload(10, 2))
+	put("rewritten", payload(10, 3))
+	put("gone", payload(10, 4))
+	put("skip/excluded", payload(10, 5))
+	sync := func(o Options) Summary {
+		t.Helper()
+		o.Routes, o.Sync, o.Retry = []Route{{Bucket: "bkt", Container: "c"}}, true, fastRetry()
+		c, err := New(r.src, r.dst, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := c.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if sum := sync(Options{}); sum.Copied != 5 {
+		t.Fatalf("first sync: %+v", sum)
+	}
+	// Between two syncs: one object grows, one is rewritten with the same
+	// size, one is deleted, one is added.
+	time.Sleep(5 * time.Millisecond)
+	put("resized", payload(11, 2))
+	put("rewritten", payload(10, 33))
+	put("added", payload(10, 6))
+	r.src.Delete("bkt", "gone")
+	puts := r.dst.Calls("PutBlobFromURL")
+
+	// Without --delete-destination nothing is deleted; the exclusion hides
+	// its object on both sides.
+	sum := sync(Options{Filter: Filter{Exclude: []string{"skip/**"}}})
+	if sum.Copied != 3 || sum.Unchanged != 1 || sum.Extra != 1 || sum.Deleted != 0 {
+		t.Fatalf("second sync: copied %d unchanged %d extra %d deleted %d", sum.Copied, sum.Unchanged, sum.Extra, sum.Deleted)
+	}
+	if n := r.dst.Calls("PutBlobFromURL") - puts; n != 3 {
+		t.Errorf("second sync made %d copies, want 3 (resized, rewritten, added)", n)
+	}
+	if r.src.Calls("Stat") == 0 || r.dst.Calls("StatBlob") != 0 {
+		t.Errorf("sync must not HEAD the destination per object (StatBlob %d)", r.dst.Calls("StatBlob"))
+	}
+	for _, k := range []string{"resized", "rewritten", "added"} {
+		want, _, _ := r.src.Get("bkt", k)
+		if got, _, _ := r.dst.Get("c", k); !bytes.Equal(got, want) {
+			t.Errorf("%s not up to date", k)
+		}
+	}
+
+	// A dry run shows the deletion and does nothing.
+	if sum := sync(Options{DeleteDestination: true, DryRun: true, Filter: Filter{Exclude: []string{"skip/**"}}}); sum.Deleted != 1 || sum.Planned != 0 {
+		t.Fatalf("dry run: %+v", sum)
+	}
+	if _, _, ok := r.dst.Get("c", "gone"); !ok {
+		t.Fatal("the dry run deleted a blob")
+	}
+	sum = sync(Options{DeleteDestination: true, Filter: Filter{Exclude: []string{"skip/**"}}})
+	if sum.Deleted != 1 || sum.Copied != 0 || sum.Unchanged != 4 {
+		t.Fatalf("sync with deletion: %+v", sum)
+	}
+	if _, _, ok := r.dst.Get("c", "gone"); ok {
+		t.Error("the blob whose source is gone was not deleted")
+	}
+	if _, _, ok := r.dst.Get("c", "skip/excluded"); !ok {
+		t.Error("a blob hidden by the filter was deleted")
+	}
+}
