@@ -636,18 +636,28 @@ func (c *Copier) ensureContainer(ctx context.Context, container string) (bool, e
 	return created, nil
 }
 
+// prepareRoute makes route i's container when it is missing (not in a dry
+// run) and records whether it did.
+func (c *Copier) prepareRoute(ctx context.Context, i int) error {
+	if c.o.DryRun {
+		return nil
+	}
+	created, err := c.ensureContainer(ctx, c.o.Routes[i].Container)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.sum.Routes[i].ContainerCreated = created
+	c.mu.Unlock()
+	return nil
+}
+
 // enumerate prepares route i's container and sends every listed object of
 // the route to out, a page at a time.
 func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 	r := c.o.Routes[i]
-	if !c.o.DryRun {
-		created, err := c.ensureContainer(ctx, r.Container)
-		if err != nil {
-			return err
-		}
-		c.mu.Lock()
-		c.sum.Routes[i].ContainerCreated = created
-		c.mu.Unlock()
+	if err := c.prepareRoute(ctx, i); err != nil {
+		return err
 	}
 	token := ""
 	if c.o.Journal != nil {

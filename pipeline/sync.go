@@ -11,14 +11,8 @@ import (
 // DeleteDestination, the blobs whose source is gone.
 func (c *Copier) enumerateSync(ctx context.Context, i int, out chan<- work) error {
 	r := c.o.Routes[i]
-	if !c.o.DryRun {
-		created, err := c.ensureContainer(ctx, r.Container)
-		if err != nil {
-			return err
-		}
-		c.mu.Lock()
-		c.sum.Routes[i].ContainerCreated = created
-		c.mu.Unlock()
+	if err := c.prepareRoute(ctx, i); err != nil {
+		return err
 	}
 	send := func(w work) error {
 		select {

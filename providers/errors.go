@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -162,3 +163,25 @@ func CodeOf(err error) string {
 	}
 	return ""
 }
+
+// ClassifyReads wraps a response body so that its read errors (a reset in
+// the middle of a download, say) are classified like the request's: read
+// errors other than io.EOF pass through classify.
+func ClassifyReads(rc io.ReadCloser, classify func(error) error) io.ReadCloser {
+	return &classifiedBody{rc: rc, classify: classify}
+}
+
+type classifiedBody struct {
+	rc       io.ReadCloser
+	classify func(error) error
+}
+
+func (b *classifiedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.classify(err)
+	}
+	return n, err
+}
+
+func (b *classifiedBody) Close() error { return b.rc.Close() }

@@ -119,18 +119,10 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		fmt.Fprintf(w, "  copied:          %d (%s)\n", s.Copied, pipeline.FormatBytes(s.CopiedBytes))
 	}
 	fmt.Fprintf(w, "  skipped:         %d (%s)\n", s.Skipped, pipeline.FormatBytes(s.SkippedBytes))
-	for _, k := range sortedKeys(s.SkipReasons) {
-		fmt.Fprintf(w, "    %-40s %d\n", k+":", s.SkipReasons[k])
-	}
+	printReasons(w, s.SkipReasons)
 	if len(s.Filtered) > 0 {
-		var n int64
-		for _, v := range s.Filtered {
-			n += v
-		}
-		fmt.Fprintf(w, "  filtered out:    %d (%s)\n", n, pipeline.FormatBytes(s.FilteredBytes))
-		for _, k := range sortedKeys(s.Filtered) {
-			fmt.Fprintf(w, "    %-40s %d\n", k+":", s.Filtered[k])
-		}
+		fmt.Fprintf(w, "  filtered out:    %d (%s)\n", total(s.Filtered), pipeline.FormatBytes(s.FilteredBytes))
+		printReasons(w, s.Filtered)
 	}
 	fmt.Fprintf(w, "  failed:          %d (%s)\n", s.Failed, pipeline.FormatBytes(s.FailedBytes))
 	if s.Unchanged > 0 {
@@ -153,14 +145,8 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		fmt.Fprintf(w, "  renamed keys:    %d\n", s.Renamed)
 	}
 	if len(s.Streamed) > 0 {
-		var n int64
-		for _, v := range s.Streamed {
-			n += v
-		}
-		fmt.Fprintf(w, "  streamed:        %d (%s through this machine)\n", n, pipeline.FormatBytes(s.StreamedBytes))
-		for _, k := range sortedKeys(s.Streamed) {
-			fmt.Fprintf(w, "    %-40s %d\n", k+":", s.Streamed[k])
-		}
+		fmt.Fprintf(w, "  streamed:        %d (%s through this machine)\n", total(s.Streamed), pipeline.FormatBytes(s.StreamedBytes))
+		printReasons(w, s.Streamed)
 	}
 	if s.Interrupted > 0 {
 		fmt.Fprintf(w, "  interrupted:     %d\n", s.Interrupted)
@@ -237,6 +223,20 @@ func writeResult(w io.Writer, r pipeline.ObjectResult) {
 		Metadata: decisions(r.Metadata), Tags: decisions(r.Tags), Warnings: r.Warnings,
 	})
 	fmt.Fprintf(w, "%s\n", line)
+}
+
+// printReasons prints a breakdown by reason under a summary line.
+func printReasons(w io.Writer, m map[string]int64) {
+	for _, k := range sortedKeys(m) {
+		fmt.Fprintf(w, "    %-40s %d\n", k+":", m[k])
+	}
+}
+
+func total(m map[string]int64) (n int64) {
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func sortedKeys(m map[string]int64) []string {

@@ -474,25 +474,8 @@ func (d *Destination) OpenRange(ctx context.Context, containerName string, obj p
 	if resp.Body == nil {
 		return nil, &providers.Error{Kind: providers.KindUnknown, Op: op, Where: where, Msg: "Azure answered without a body"}
 	}
-	return &body{rc: resp.Body, ctx: ctx, where: where}, nil
+	return providers.ClassifyReads(resp.Body, func(err error) error { return classify(ctx, "DownloadBlob (read)", where, err) }), nil
 }
-
-// body classifies the read errors of a Get Blob body.
-type body struct {
-	rc    io.ReadCloser
-	ctx   context.Context
-	where string
-}
-
-func (b *body) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if err != nil && err != io.EOF {
-		err = classify(b.ctx, "DownloadBlob (read)", b.where, err)
-	}
-	return n, err
-}
-
-func (b *body) Close() error { return b.rc.Close() }
 
 // DeleteBlob deletes blob name (Delete Blob) and its uncommitted blocks. A
 // missing blob or container is NotFound. A blob that has snapshots is not

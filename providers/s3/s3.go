@@ -590,25 +590,8 @@ func (s *Source) OpenRange(ctx context.Context, bucket string, obj providers.Obj
 	if err != nil {
 		return nil, classify(ctx, op, where, err)
 	}
-	return &body{rc: out.Body, ctx: ctx, where: where}, nil
+	return providers.ClassifyReads(out.Body, func(err error) error { return classify(ctx, "GetObject (read)", where, err) }), nil
 }
-
-// body classifies the read errors of a GetObject body.
-type body struct {
-	rc    io.ReadCloser
-	ctx   context.Context
-	where string
-}
-
-func (b *body) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if err != nil && err != io.EOF {
-		err = classify(b.ctx, "GetObject (read)", b.where, err)
-	}
-	return n, err
-}
-
-func (b *body) Close() error { return b.rc.Close() }
 
 // ListBuckets returns every bucket the credentials can list, in the order S3
 // lists them, each with its region: the listing's BucketRegion when the
