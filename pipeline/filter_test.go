@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -100,5 +101,41 @@ func TestFilterInTheRunAndBucketGlobs(t *testing.T) {
 	}
 	if len(names) != 2 || names[0] != "data" || names[1] != "logs-2024" {
 		t.Errorf("buckets %v, want [data logs-2024]", names)
+	}
+}
+
+func TestEstimateAndLargest(t *testing.T) {
+	r := newRig(t, nil)
+	for i := range 15 {
+		r.src.Put("bkt", fmt.Sprintf("k%02d", i), payload(100+i, byte(i)), providers.Properties{Tags: map[string]string{"t": "v"}})
+	}
+	r.src.Put("bkt", "big", payload(5000, 1), providers.Properties{})
+	r.src.Put("bkt", "empty", nil, providers.Properties{})
+	opts := Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Retry: fastRetry(), PageSize: 10, Tags: true,
+		PutBlobMaxSize: 1024, BlockSize: 1024}
+	var sums []Summary
+	for _, dry := range []bool{true, false} {
+		opts.DryRun = dry
+		c, _ := New(r.src, r.dst, opts)
+		sum, err := c.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, sum)
+	}
+	plan, real := sums[0], sums[1]
+	want := Requests{S3List: 2, S3Head: 17, S3Tagging: 15, S3Get: 15 + 5, AzureWrite: 15 + 5 + 1 + 1, AzureRead: 1, EgressBytes: 15*100 + 105 + 5000}
+	if plan.Estimate != want {
+		t.Errorf("dry-run estimate %+v, want %+v", plan.Estimate, want)
+	}
+	want.AzureWrite++ // the real run also created the container
+	if real.Estimate != want {
+		t.Errorf("real-run count %+v, want %+v", real.Estimate, want)
+	}
+	if r.dst.Calls("PutBlobFromURL")+r.dst.Calls("StageBlockFromURL")+r.dst.Calls("CommitBlocks")+r.dst.Calls("EnsureContainer") != int(want.AzureWrite) {
+		t.Errorf("the real run's writes do not match the estimate")
+	}
+	if len(plan.Largest) != maxLargest || plan.Largest[0].Key != "big" || plan.Largest[1].Key != "k14" || plan.Largest[9].Key != "k06" {
+		t.Errorf("largest %+v", plan.Largest)
 	}
 }

@@ -356,10 +356,44 @@ type Summary struct {
 	Warnings      int64
 	SkipReasons   map[string]int64
 	Failures      []Failure // the first MaxFailuresKept, by bucket and key
-	DryRun        bool
-	Elapsed       time.Duration
-	Requests      int64 // provider requests made, retries included
+	// Estimate counts the requests of the run (or, in a dry run, of the
+	// copy it plans) by kind.
+	Estimate Requests
+	// Largest are the largest objects copied or planned, largest first.
+	Largest []SizedObject
+	// MetadataActions counts metadata and tag decisions other than "kept"
+	// (dropped, renamed, encoded, failed), by action.
+	MetadataActions map[string]int64
+	DryRun          bool
+	Elapsed         time.Duration
+	Requests        int64 // provider requests made, retries included
 }
+
+// Requests counts, per service and kind, the requests a run made or, in a
+// dry run, would make: what a reviewer needs for a cost estimate. Retries
+// are not included (they are in Summary.Requests).
+type Requests struct {
+	S3List, S3Head, S3Tagging int64
+	// S3Get are the GETs Azure makes of presigned URLs (or this process
+	// makes when streaming): one per object or per block.
+	S3Get int64
+	// AzureWrite are Put Blob From URL, Put Block (From URL), Put Block
+	// List and Create Container requests; AzureRead are HEADs of blobs and
+	// block-list reads.
+	AzureWrite, AzureRead int64
+	// EgressBytes is what S3 sends out: a server-side copy is still S3
+	// egress.
+	EgressBytes int64
+}
+
+// SizedObject names one object and its size.
+type SizedObject struct {
+	Bucket, Key string
+	Size        int64
+}
+
+// maxLargest is how many of the largest objects a summary keeps.
+const maxLargest = 10
 
 // ObjectsPerSecond is the rate of objects finished (copied, planned,
 // skipped or failed) over the run.
@@ -525,7 +559,8 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 // the summary.
 func (c *Copier) Run(ctx context.Context) (Summary, error) {
 	start := c.o.Now()
-	c.sum = Summary{SkipReasons: map[string]int64{}, Streamed: map[string]int64{}, Filtered: map[string]int64{}, DryRun: c.o.DryRun, Routes: make([]RouteSummary, len(c.o.Routes))}
+	c.sum = Summary{SkipReasons: map[string]int64{}, Streamed: map[string]int64{}, Filtered: map[string]int64{},
+		MetadataActions: map[string]int64{}, DryRun: c.o.DryRun, Routes: make([]RouteSummary, len(c.o.Routes))}
 	for i, r := range c.o.Routes {
 		c.sum.Routes[i].Route = r
 		if r.Err != nil {
@@ -647,6 +682,7 @@ func (c *Copier) prepareRoute(ctx context.Context, i int) error {
 		return err
 	}
 	c.mu.Lock()
+	c.sum.Estimate.AzureWrite++
 	c.sum.Routes[i].ContainerCreated = created
 	c.mu.Unlock()
 	return nil
@@ -703,6 +739,9 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 		if err != nil {
 			return fmt.Errorf("listing bucket %q (prefix %q) stopped: %w", r.Bucket, r.Prefix, err)
 		}
+		c.mu.Lock()
+		c.sum.Estimate.S3List++
+		c.mu.Unlock()
 		page.Objects = c.filter(r, page.Objects)
 		if c.o.Journal != nil {
 			entries := make([]journal.Entry, len(page.Objects))
@@ -747,6 +786,52 @@ func (c *Copier) filter(r Route, objs []providers.Object) []providers.Object {
 		c.mu.Unlock()
 	}
 	return kept
+}
+
+// add counts the requests one object made or would make.
+func (q *Requests) add(r ObjectResult) {
+	switch {
+	case r.Mode == ModeDelete:
+		q.AzureWrite++
+		return
+	case r.Outcome != Copied && r.Outcome != Planned:
+		return
+	case r.Found:
+		q.AzureRead++ // found at the destination by a resume: one HEAD
+		return
+	}
+	q.S3Head++
+	if len(r.Tags) > 0 {
+		q.S3Tagging++
+	}
+	switch r.Mode {
+	case ModeEmpty:
+		q.AzureWrite++ // Put Block List with no blocks
+	case ModePutFromURL:
+		q.S3Get++
+		q.AzureWrite++
+	case ModeBlocksFromURL, ModeStream:
+		fetched := int64(r.Blocks - r.Resumed)
+		q.S3Get += fetched
+		q.AzureWrite += fetched + 1 // the blocks and the commit
+		q.AzureRead++               // the uncommitted block list
+	}
+	q.EgressBytes += r.Size
+}
+
+// keepLargest inserts o into the largest-first list l, kept to maxLargest.
+func keepLargest(l []SizedObject, o SizedObject) []SizedObject {
+	if len(l) == maxLargest && o.Size <= l[len(l)-1].Size {
+		return l
+	}
+	i := sort.Search(len(l), func(i int) bool { return l[i].Size < o.Size })
+	l = append(l, SizedObject{})
+	copy(l[i+1:], l[i:])
+	l[i] = o
+	if len(l) > maxLargest {
+		l = l[:maxLargest]
+	}
+	return l
 }
 
 // count adds listed objects to the summary.
@@ -799,6 +884,17 @@ func (c *Copier) finish(route int, r ObjectResult) {
 	}
 	if r.Outcome == Deleted || r.Outcome == Planned && r.Mode == ModeDelete {
 		s.Deleted++
+	}
+	s.Estimate.add(r)
+	if (r.Outcome == Copied || r.Outcome == Planned) && r.Mode != ModeDelete {
+		s.Largest = keepLargest(s.Largest, SizedObject{Bucket: r.Bucket, Key: r.Key, Size: r.Size})
+	}
+	for _, ds := range [][]metadata.Decision{r.Metadata, r.Tags} {
+		for _, d := range ds {
+			if d.Action != metadata.ActionKept {
+				s.MetadataActions[d.Action]++
+			}
+		}
 	}
 	if r.Streamed != "" && r.Outcome == Copied {
 		s.Streamed[skipKind(r.Streamed)]++
