@@ -23,6 +23,7 @@ const (
 	skipArchived     = "archived: restore first"
 	skipExists       = "exists at the destination"
 	skipNotNewer     = "destination not older than the source"
+	skipChanged      = "changed since the plan"
 )
 
 // arrived says whether blob is obj, copied by an earlier run of this job
@@ -191,6 +192,11 @@ func (c *Copier) copyObject(ctx context.Context, r Route, w work) ObjectResult {
 	}
 	if info.VersionID == "" {
 		info.VersionID = obj.VersionID // pin what the listing saw
+	}
+	if w.planned && (info.Size != obj.Size || info.ETag != obj.ETag) {
+		res.Outcome = Skipped
+		res.Reason = fmt.Sprintf("%s: planned %d bytes, ETag %s; now %d bytes, ETag %s", skipChanged, obj.Size, obj.ETag, info.Size, info.ETag)
+		return res
 	}
 	res.Size, res.ETag = info.Size, info.ETag
 	var tags map[string]string

@@ -171,6 +171,11 @@ type Options struct {
 	// gone (the destination must be a providers.Deleter). Blobs a filter or
 	// a skip rule hides are never deleted.
 	DeleteDestination bool
+	// FromPlan, when set, replaces the listings: it calls yield with every
+	// object of a saved plan (its bucket must be one of Routes'). An object
+	// whose size or ETag changed since the plan is skipped as "changed
+	// since the plan". Not journaled: such a run is re-run as it is.
+	FromPlan func(yield func(PlannedObject) error) error
 	// Filter selects the objects of every route; the others are counted
 	// as filtered and never journaled or dispatched.
 	Filter Filter
@@ -373,17 +378,27 @@ type Summary struct {
 // dry run, would make: what a reviewer needs for a cost estimate. Retries
 // are not included (they are in Summary.Requests).
 type Requests struct {
-	S3List, S3Head, S3Tagging int64
+	S3List    int64 `json:"s3_list"`
+	S3Head    int64 `json:"s3_head"`
+	S3Tagging int64 `json:"s3_tagging"`
 	// S3Get are the GETs Azure makes of presigned URLs (or this process
 	// makes when streaming): one per object or per block.
-	S3Get int64
+	S3Get int64 `json:"s3_get"`
 	// AzureWrite are Put Blob From URL, Put Block (From URL), Put Block
 	// List and Create Container requests; AzureRead are HEADs of blobs and
 	// block-list reads.
-	AzureWrite, AzureRead int64
+	AzureWrite int64 `json:"azure_write"`
+	AzureRead  int64 `json:"azure_read"`
 	// EgressBytes is what S3 sends out: a server-side copy is still S3
 	// egress.
-	EgressBytes int64
+	EgressBytes int64 `json:"egress_bytes"`
+}
+
+// PlannedObject is one object of a saved plan.
+type PlannedObject struct {
+	Bucket, Key string
+	Size        int64
+	ETag        string
 }
 
 // SizedObject names one object and its size.
@@ -529,6 +544,9 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	if o.Overwrite == "" {
 		o.Overwrite = OverwriteAlways
 	}
+	if o.FromPlan != nil && (o.Journal != nil || o.Sync) {
+		return nil, errors.New("a run from a plan is neither journaled nor a sync")
+	}
 	if o.Sync && o.Journal != nil {
 		return nil, errors.New("a sync is not journaled: running it again is its resume")
 	}
@@ -599,6 +617,7 @@ func (c *Copier) preflight() RetryPolicy {
 type work struct {
 	route   int
 	obj     providers.Object
+	planned bool   // from a saved plan: check it did not change since
 	inDoubt bool   // recorded as pending by an earlier run: maybe copied already
 	delete  string // sync: delete this blob (its source is gone)
 }
@@ -608,6 +627,9 @@ func (c *Copier) run(ctx context.Context) error {
 	objs := make(chan work, c.o.Concurrency)
 	g.Go(func() error {
 		defer close(objs)
+		if c.o.FromPlan != nil {
+			return c.enumeratePlan(gctx, objs)
+		}
 		for i, r := range c.o.Routes {
 			if r.Err != nil {
 				continue
@@ -669,6 +691,33 @@ func (c *Copier) ensureContainer(ctx context.Context, container string) (bool, e
 		return false, &SetupError{What: fmt.Sprintf("destination container %q", container), Err: err}
 	}
 	return created, nil
+}
+
+// enumeratePlan dispatches the objects of a saved plan.
+func (c *Copier) enumeratePlan(ctx context.Context, out chan<- work) error {
+	byBucket := map[string]int{}
+	for i, r := range c.o.Routes {
+		if r.Err != nil {
+			continue
+		}
+		if err := c.prepareRoute(ctx, i); err != nil {
+			return err
+		}
+		byBucket[r.Bucket] = i
+	}
+	return c.o.FromPlan(func(p PlannedObject) error {
+		i, ok := byBucket[p.Bucket]
+		if !ok {
+			return fmt.Errorf("the plan names bucket %q, which this run does not copy", p.Bucket)
+		}
+		c.count(i, 1, p.Size)
+		select {
+		case out <- work{route: i, obj: providers.Object{Key: p.Key, Size: p.Size, ETag: p.ETag}, planned: true}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 }
 
 // prepareRoute makes route i's container when it is missing (not in a dry
@@ -929,7 +978,7 @@ var journalStates = map[Outcome]journal.State{Copied: journal.Copied, Skipped: j
 // skipKind groups skip reasons for the summary: by the known reasons,
 // else by the text before the first ": ".
 func skipKind(reason string) string {
-	for _, g := range []string{skipFolderMarker, skipBlobName, skipArchived, skipExists, skipNotNewer} {
+	for _, g := range []string{skipFolderMarker, skipBlobName, skipArchived, skipExists, skipNotNewer, skipChanged} {
 		if strings.HasPrefix(reason, g) {
 			return g
 		}

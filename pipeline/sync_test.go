@@ -79,3 +79,37 @@ func TestSyncCopiesWhatChangedAndDeletesWhatWent(t *testing.T) {
 		t.Error("a blob hidden by the filter was deleted")
 	}
 }
+
+func TestFromPlanCopiesExactlyThePlannedObjects(t *testing.T) {
+	r := newRig(t, nil)
+	for _, k := range []string{"a", "b", "c", "not-in-plan"} {
+		r.src.Put("bkt", k, payload(10, k[0]), providers.Properties{})
+	}
+	var plan []PlannedObject
+	for _, k := range []string{"a", "b", "c"} {
+		_, info, _ := r.src.Get("bkt", k)
+		plan = append(plan, PlannedObject{Bucket: "bkt", Key: k, Size: info.Size, ETag: info.ETag})
+	}
+	r.src.Put("bkt", "c", payload(12, 9), providers.Properties{}) // changed after the plan
+	c, err := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Container: "c"}}, Retry: fastRetry(),
+		FromPlan: func(yield func(PlannedObject) error) error {
+			for _, p := range plan {
+				if err := yield(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := c.Run(context.Background())
+	if err != nil || sum.Copied != 2 || sum.Skipped != 1 || sum.SkipReasons[skipChanged] != 1 || r.src.Calls("List") != 0 {
+		t.Fatalf("summary %+v err %v (List calls %d)", sum, err, r.src.Calls("List"))
+	}
+	for k, want := range map[string]bool{"a": true, "b": true, "c": false, "not-in-plan": false} {
+		if _, _, ok := r.dst.Get("c", k); ok != want {
+			t.Errorf("%s copied %v, want %v", k, ok, want)
+		}
+	}
+}

@@ -65,6 +65,10 @@ type copyFlags struct {
 	after, before    string
 	minSize, maxSize int64
 	deleteDest       bool
+	output           string
+	planFile         string
+	fromPlan         string
+	prices           prices
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -111,6 +115,14 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.before, "include-before", "", "copy only objects last modified before this time (RFC 3339 or a date)")
 	fs.Var(sizeFlag{&f.minSize}, "min-size", "copy only objects of at least this size")
 	fs.Var(sizeFlag{&f.maxSize}, "max-size", "copy only objects of at most this size")
+	fs.StringVar(&f.output, "output", "text", "text for a person, or json: JSON Lines on stdout (docs/output.md), the last line the whole report")
+	fs.StringVar(&f.planFile, "plan-file", "", "with --dry-run (or 'migrate plan'): write the plan, one JSON line per object, to this file; 'migrate copy --from-plan FILE' executes it")
+	fs.StringVar(&f.fromPlan, "from-plan", "", "copy exactly the objects of a saved plan (--plan-file), with its options; objects changed since are reported and skipped")
+	fs.Float64Var(&f.prices.S3RequestPer1000, "price-s3-request", 0.0004, "estimate: US$ per 1,000 S3 GET/HEAD requests")
+	fs.Float64Var(&f.prices.S3ListPer1000, "price-s3-list", 0.005, "estimate: US$ per 1,000 S3 LIST requests")
+	fs.Float64Var(&f.prices.EgressPerGB, "price-egress", 0.09, "estimate: US$ per GiB sent out of S3")
+	fs.Float64Var(&f.prices.AzureWritePer10k, "price-azure-write", 0.065, "estimate: US$ per 10,000 Azure write operations")
+	fs.Float64Var(&f.prices.AzureReadPer10k, "price-azure-read", 0.005, "estimate: US$ per 10,000 Azure read operations")
 	fs.BoolVar(&f.deleteDest, "delete-destination", false, "sync only: delete blobs whose source object is gone (see them first with --dry-run)")
 	fs.StringVar(&f.overwrite, "overwrite", "true", "when a blob of that name exists: true (replace it), false (skip the object) or ifSourceNewer (replace it only when the object is newer); false and ifSourceNewer cost a HEAD per object")
 	fs.StringVar(&f.journalDir, "journal-dir", "", "where jobs are journaled for 'migrate jobs' (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)")
@@ -164,6 +176,10 @@ type copyJob struct {
 	results    string // per-object results path, "" for none
 	journals   string // the journal directory
 	deleteDest bool   // sync --delete-destination
+	output     string // text or json
+	planFile   string // --plan-file
+	fromPlan   string // --from-plan
+	prices     prices // for the estimate
 	pipeOpts   pipeline.Options
 }
 
@@ -177,6 +193,12 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 			return copyJob{}, errHelp
 		}
 		return copyJob{}, usageError{fmt.Errorf("%v (see 'migrate copy --help')", err)}
+	}
+	if f.fromPlan != "" {
+		if fs.NArg() != 0 || fs.NFlag() != 1 {
+			return copyJob{}, usagef("--from-plan takes SRC, DST and every option from the plan: give it alone")
+		}
+		return copyJob{fromPlan: f.fromPlan}, nil
 	}
 	if fs.NArg() != 2 {
 		return copyJob{}, usagef("copy needs SRC and DST, got %d arguments (see 'migrate copy --help')", fs.NArg())
@@ -302,6 +324,13 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	}
 	j.results = f.results
 	j.deleteDest = f.deleteDest
+	if f.output != "text" && f.output != "json" {
+		return copyJob{}, usagef("--output must be text or json, got %q", f.output)
+	}
+	j.output, j.planFile, j.fromPlan, j.prices = f.output, f.planFile, f.fromPlan, f.prices
+	if f.planFile != "" && !f.dryRun {
+		return copyJob{}, usagef("--plan-file writes a plan: use it with --dry-run or 'migrate plan'")
+	}
 	if f.blobTier != "" {
 		if f.blobTier, err = metadata.ParseTier(f.blobTier); err != nil {
 			return copyJob{}, usagef("--blob-tier: %v (use Hot, Cool, Cold or Archive)", err)
@@ -393,16 +422,20 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	if j.deleteDest {
 		return usagef("--delete-destination belongs to 'migrate sync'")
 	}
+	if j.fromPlan != "" {
+		return runFromPlan(ctx, j.fromPlan, getenv, stdout, stderr)
+	}
 	var jr *journal.Journal
+	rep := newReporter(j.output, j.prices, stdout, stderr)
 	if !j.pipeOpts.DryRun {
 		jr, err = journal.Create(j.journals, journal.Job{Command: "copy", Args: redactArgs(args)})
 		if err != nil {
 			return usagef("journal: %v (see --journal-dir)", err)
 		}
 		defer jr.Close()
-		fmt.Fprintf(stdout, "Job %s (journal %s)\n", jr.Job().ID, jr.Dir())
+		rep.job(jr.Job().ID, jr.Dir())
 	}
-	return executeCopy(ctx, j, jr, false, stdout, stderr)
+	return executeCopy(ctx, j, jr, false, rep, args)
 }
 
 // runSync is 'migrate sync': a copy of what is missing or changed, with
@@ -414,12 +447,14 @@ func runSync(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		return err
 	}
 	j.pipeOpts.Sync, j.pipeOpts.DeleteDestination = true, j.deleteDest
-	return executeCopy(ctx, j, nil, false, stdout, stderr)
+	return executeCopy(ctx, j, nil, false, newReporter(j.output, j.prices, stdout, stderr), args)
 }
 
 // executeCopy runs a parsed copy, journaled in jr when it is not nil;
 // resumed says jr holds an earlier run of the same job.
-func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bool, stdout, stderr io.Writer) (err error) {
+// args is the command line, for the plan file's header.
+func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bool, rep reporter, args []string) (err error) {
+	defer rep.close() // after finishJob's note, below
 	var summary json.RawMessage
 	if jr != nil {
 		j.pipeOpts.Journal = jr
@@ -427,7 +462,7 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 		// The containers a resumed job finds were approved (or made) by its
 		// first run.
 		j.routes.AllowExisting = j.routes.AllowExisting || resumed
-		defer func() { err = finishJob(jr, err, summary, stdout) }()
+		defer func() { err = finishJob(jr, err, summary, rep) }()
 	}
 	src, err := s3.New(ctx, j.s3Opts)
 	if err != nil {
@@ -449,7 +484,7 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 		if len(routes) == 0 {
 			return usagef("no bucket to copy (region filter %q)", j.routes.Region)
 		}
-		printMappings(stdout, mappings)
+		rep.mappings(mappings)
 		j.pipeOpts.Routes = routes
 	}
 
@@ -461,9 +496,10 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 		defer fh.Close()
 		j.pipeOpts.RenameManifest = fh
 	}
-	// Per-object results: always with the job, and where --results says.
+	// Per-object results: always with the job, and where --results says;
+	// a plan file is the results of a dry run, after a header line.
 	var outs []io.Writer
-	paths := []string{j.results}
+	paths := []string{j.results, j.planFile}
 	if jr != nil {
 		paths = append(paths, filepath.Join(jr.Dir(), "results.jsonl"))
 	}
@@ -478,6 +514,11 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 		defer fh.Close()
 		bw := bufio.NewWriter(fh)
 		defer bw.Flush()
+		if p == j.planFile {
+			if err := writePlanHeader(bw, args); err != nil {
+				return err
+			}
+		}
 		outs = append(outs, bw)
 	}
 	results := io.MultiWriter(outs...)
@@ -485,7 +526,7 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 	j.pipeOpts.OnResult = func(r pipeline.ObjectResult) {
 		outMu.Lock()
 		defer outMu.Unlock()
-		reportObject(stdout, stderr, r)
+		rep.object(r)
 		if len(outs) > 0 {
 			writeResult(results, r)
 		}
@@ -499,13 +540,16 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 	if errors.As(runErr, &se) {
 		return usageError{runErr} // nothing was attempted: no summary
 	}
-	printSummary(stdout, serviceName(j), sum)
+	rep.summary(serviceName(j), sum)
 	if j.manifest != "" && sum.Renamed > 0 {
-		fmt.Fprintf(stdout, "Renamed keys are listed in %s\n", j.manifest)
+		rep.note("Renamed keys are listed in %s", j.manifest)
+	}
+	if j.planFile != "" {
+		rep.note("Plan written to %s; execute it with: migrate copy --from-plan %s", j.planFile, j.planFile)
 	}
 	if jr != nil {
 		if resumed {
-			printJobTotals(stdout, jr, j.pipeOpts.Routes)
+			printJobTotals(rep, jr, j.pipeOpts.Routes)
 		}
 		if b, err := json.Marshal(sum); err == nil {
 			summary = b

@@ -62,7 +62,7 @@ func redactArgs(args []string) []string {
 
 // finishJob records how the run ended in the journal and tells the user
 // how to resume an interrupted or failed job.
-func finishJob(jr *journal.Journal, runErr error, summary []byte, stdout io.Writer) error {
+func finishJob(jr *journal.Journal, runErr error, summary []byte, rep reporter) error {
 	state := journal.JobDone
 	switch {
 	case errors.Is(runErr, context.Canceled):
@@ -74,29 +74,29 @@ func finishJob(jr *journal.Journal, runErr error, summary []byte, stdout io.Writ
 		runErr = fmt.Errorf("journal: %w", err)
 	}
 	if state != journal.JobDone {
-		fmt.Fprintf(stdout, "Job %s %s; resume with: migrate jobs resume %s\n", jr.Job().ID, state, jr.Job().ID)
+		rep.note("Job %s %s; resume with: migrate jobs resume %s", jr.Job().ID, state, jr.Job().ID)
 	}
 	return runErr
 }
 
 // printJobTotals shows the whole job (every run) from the journal.
-func printJobTotals(w io.Writer, jr *journal.Journal, routes []pipeline.Route) {
+func printJobTotals(rep reporter, jr *journal.Journal, routes []pipeline.Route) {
 	if err := jr.Flush(); err != nil {
-		fmt.Fprintf(w, "Job totals unavailable: %v\n", err)
+		rep.note("Job totals unavailable: %v", err)
 		return
 	}
 	total := map[journal.State]int64{}
 	for _, r := range routes {
 		c, err := jr.Counts(r.String())
 		if err != nil {
-			fmt.Fprintf(w, "Job totals unavailable: %v\n", err)
+			rep.note("Job totals unavailable: %v", err)
 			return
 		}
 		for k, v := range c {
 			total[k] += v
 		}
 	}
-	fmt.Fprintf(w, "Job %s, all runs: %d copied, %d skipped, %d failed, %d pending\n", jr.Job().ID,
+	rep.note("Job %s, all runs: %d copied, %d skipped, %d failed, %d pending", jr.Job().ID,
 		total[journal.Copied], total[journal.Skipped], total[journal.Failed], total[journal.Pending])
 }
 
@@ -176,8 +176,9 @@ func runJobs(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Resuming job %s: migrate copy %s\n", job.ID, strings.Join(job.Args, " "))
-		return executeCopy(ctx, cj, jr, true, stdout, stderr)
+		rep := newReporter(cj.output, cj.prices, stdout, stderr)
+		rep.note("Resuming job %s: migrate copy %s", job.ID, strings.Join(job.Args, " "))
+		return executeCopy(ctx, cj, jr, true, rep, job.Args)
 	}
 	return usagef("unknown jobs command %q (use list, show or resume)", rest[0])
 }

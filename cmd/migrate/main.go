@@ -52,6 +52,7 @@ const topUsage = `migrate copies objects from Amazon S3 into Azure Blob Storage,
 
 Usage:
   migrate copy SRC DST [flags]   copy a bucket (or a prefix of it) into a container
+  migrate plan SRC DST [flags]   decide everything and write nothing (copy --dry-run)
   migrate sync SRC DST [flags]   copy what is missing or changed; --delete-destination removes what went
   migrate verify SRC DST [flags] prove the destination matches the source
   migrate jobs list|show|resume  the journaled jobs; finish an interrupted one
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	switch args[0] {
 	case "copy", "cp":
 		err = runCopy(ctx, args[1:], getenv, stdout, stderr)
+	case "plan":
+		err = runPlan(ctx, args[1:], getenv, stdout, stderr)
 	case "sync":
 		err = runSync(ctx, args[1:], getenv, stdout, stderr)
 	case "verify":
@@ -80,13 +83,13 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "migrate %s\n", version)
 		return exitOK
 	case "help", "-h", "--help":
-		if len(args) > 1 && (args[1] == "copy" || args[1] == "cp" || args[1] == "sync" || args[1] == "verify" || args[1] == "jobs") {
+		if len(args) > 1 && (args[1] == "copy" || args[1] == "cp" || args[1] == "plan" || args[1] == "sync" || args[1] == "verify" || args[1] == "jobs") {
 			return run(ctx, []string{args[1], "--help"}, getenv, stdout, stderr)
 		}
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: copy, sync, verify, jobs, version, help)", args[0])
+		err = usagef("unknown command %q (commands: copy, plan, sync, verify, jobs, version, help)", args[0])
 	}
 	return exitCode(err, stderr)
 }

@@ -181,6 +181,7 @@ type resultRecord struct {
 	Source      string           `json:"source"`
 	Destination string           `json:"destination"`
 	Size        int64            `json:"size"`
+	ETag        string           `json:"etag,omitempty"`
 	Outcome     string           `json:"outcome"`
 	Mode        string           `json:"mode,omitempty"`
 	Blocks      int              `json:"blocks,omitempty"`
@@ -210,18 +211,26 @@ func decisions(ds []metadata.Decision) []decisionRecord {
 	return out
 }
 
-// writeResult appends r to the results file as one JSON line.
-func writeResult(w io.Writer, r pipeline.ObjectResult) {
-	dest := ""
+// record is r as a results-file line.
+func record(r pipeline.ObjectResult) resultRecord {
+	dest, src := "", ""
 	if r.Blob != "" {
 		dest = r.Container + "/" + r.Blob
 	}
-	line, _ := json.Marshal(resultRecord{
-		Source: "s3://" + r.Bucket + "/" + r.Key, Destination: dest, Size: r.Size,
+	if r.Key != "" {
+		src = "s3://" + r.Bucket + "/" + r.Key
+	}
+	return resultRecord{
+		Source: src, Destination: dest, Size: r.Size, ETag: r.ETag,
 		Outcome: string(r.Outcome), Mode: string(r.Mode), Blocks: r.Blocks, Resumed: r.Resumed, Streamed: r.Streamed, Reason: r.Reason,
 		Attempts: r.Attempts, Renamed: r.Renamed, Tier: r.Tier,
 		Metadata: decisions(r.Metadata), Tags: decisions(r.Tags), Warnings: r.Warnings,
-	})
+	}
+}
+
+// writeResult appends r to the results file as one JSON line.
+func writeResult(w io.Writer, r pipeline.ObjectResult) {
+	line, _ := json.Marshal(record(r))
 	fmt.Fprintf(w, "%s\n", line)
 }
 
