@@ -463,9 +463,32 @@ type Copier struct {
 
 	manifestMu sync.Mutex
 
-	mu   sync.Mutex
-	sum  Summary
-	reqs int64
+	mu       sync.Mutex
+	sum      Summary
+	reqs     int64
+	scanning bool // the listing is still running
+	started  bool
+}
+
+// Progress is a snapshot of a running copy, for a status display.
+type Progress struct {
+	Listed, ListedBytes int64 // objects (and bytes) enumerated so far
+	Done, DoneBytes     int64 // objects (and bytes) finished, whatever the outcome
+	Failed, Skipped     int64
+	// Scanning says the listing still grows: Listed is not the total yet.
+	Scanning bool
+}
+
+// Progress returns where the run stands; safe to call from any goroutine
+// while Run runs.
+func (c *Copier) Progress() Progress {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sum
+	done := s.Copied + s.Planned + s.Skipped + s.Failed + s.Interrupted
+	return Progress{Listed: s.Objects, ListedBytes: s.Bytes, Done: done,
+		DoneBytes: s.CopiedBytes + s.PlannedBytes + s.SkippedBytes + s.FailedBytes,
+		Failed:    s.Failed, Skipped: s.Skipped, Scanning: c.scanning || !c.started}
 }
 
 // New checks the options and that src and dst can do a server-side copy
@@ -577,6 +600,7 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 // the summary.
 func (c *Copier) Run(ctx context.Context) (Summary, error) {
 	start := c.o.Now()
+	c.mu.Lock()
 	c.sum = Summary{SkipReasons: map[string]int64{}, Streamed: map[string]int64{}, Filtered: map[string]int64{},
 		MetadataActions: map[string]int64{}, DryRun: c.o.DryRun, Routes: make([]RouteSummary, len(c.o.Routes))}
 	for i, r := range c.o.Routes {
@@ -585,6 +609,7 @@ func (c *Copier) Run(ctx context.Context) (Summary, error) {
 			c.sum.Routes[i].Error = r.Err.Error()
 		}
 	}
+	c.mu.Unlock()
 	err := c.run(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -625,7 +650,15 @@ type work struct {
 func (c *Copier) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	objs := make(chan work, c.o.Concurrency)
+	c.mu.Lock()
+	c.scanning, c.started = true, true
+	c.mu.Unlock()
 	g.Go(func() error {
+		defer func() {
+			c.mu.Lock()
+			c.scanning = false
+			c.mu.Unlock()
+		}()
 		defer close(objs)
 		if c.o.FromPlan != nil {
 			return c.enumeratePlan(gctx, objs)

@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go run ./internal/testenv/cmd/rig install
 mkdir -p .rig/bin
-go build -o .rig/bin/migrate ./cmd/migrate
+go build -ldflags "-X main.commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" -o .rig/bin/migrate ./cmd/migrate
 exec go run ./internal/testenv/cmd/demo -migrate .rig/bin/migrate "$@"

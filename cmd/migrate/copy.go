@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +70,10 @@ type copyFlags struct {
 	planFile         string
 	fromPlan         string
 	prices           prices
+	noProgress       bool
+	statusInterval   time.Duration
+	logLevel         string
+	logFile          string
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -115,6 +120,10 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.before, "include-before", "", "copy only objects last modified before this time (RFC 3339 or a date)")
 	fs.Var(sizeFlag{&f.minSize}, "min-size", "copy only objects of at least this size")
 	fs.Var(sizeFlag{&f.maxSize}, "max-size", "copy only objects of at most this size")
+	fs.StringVar(&f.logLevel, "log-level", "info", "detail of the log file: debug (every object), info, warn or error")
+	fs.StringVar(&f.logFile, "log-file", "", "structured log (JSON lines) file (default: migrate.log in the job's folder; none for unjournaled runs)")
+	fs.BoolVar(&f.noProgress, "no-progress", false, "no live status (terminal) and no periodic status lines")
+	fs.DurationVar(&f.statusInterval, "status-interval", 30*time.Second, "when not on a terminal: a status line (JSON: a progress record) this often")
 	fs.StringVar(&f.output, "output", "text", "text for a person, or json: JSON Lines on stdout (docs/output.md), the last line the whole report")
 	fs.StringVar(&f.planFile, "plan-file", "", "with --dry-run (or 'migrate plan'): write the plan, one JSON line per object, to this file; 'migrate copy --from-plan FILE' executes it")
 	fs.StringVar(&f.fromPlan, "from-plan", "", "copy exactly the objects of a saved plan (--plan-file), with its options; objects changed since are reported and skipped")
@@ -180,6 +189,10 @@ type copyJob struct {
 	planFile   string // --plan-file
 	fromPlan   string // --from-plan
 	prices     prices // for the estimate
+	noProgress bool
+	interval   time.Duration
+	logLevel   slog.Level
+	logFile    string
 	pipeOpts   pipeline.Options
 }
 
@@ -328,6 +341,10 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		return copyJob{}, usagef("--output must be text or json, got %q", f.output)
 	}
 	j.output, j.planFile, j.fromPlan, j.prices = f.output, f.planFile, f.fromPlan, f.prices
+	j.noProgress, j.interval, j.logFile = f.noProgress, f.statusInterval, f.logFile
+	if err := j.logLevel.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return copyJob{}, usagef("--log-level must be debug, info, warn or error, got %q", f.logLevel)
+	}
 	if f.planFile != "" && !f.dryRun {
 		return copyJob{}, usagef("--plan-file writes a plan: use it with --dry-run or 'migrate plan'")
 	}
@@ -522,8 +539,23 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 		outs = append(outs, bw)
 	}
 	results := io.MultiWriter(outs...)
+	logPath := j.logFile
+	if logPath == "" && jr != nil {
+		logPath = filepath.Join(jr.Dir(), "migrate.log")
+	}
+	log := slog.New(slog.DiscardHandler)
+	if logPath != "" {
+		fh, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return usagef("log file: %v", err)
+		}
+		defer fh.Close()
+		log = slog.New(slog.NewJSONHandler(fh, &slog.HandlerOptions{Level: j.logLevel}))
+	}
+	log.Info("run started", "args", redactArgs(args), "resumed", resumed, "dry_run", j.pipeOpts.DryRun)
 	var outMu sync.Mutex
 	j.pipeOpts.OnResult = func(r pipeline.ObjectResult) {
+		logResult(log, r)
 		outMu.Lock()
 		defer outMu.Unlock()
 		rep.object(r)
@@ -535,11 +567,20 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 	if err != nil {
 		return usagef("%v", err)
 	}
+	disp := startDisplay(ctx, cp, j.output, j.noProgress, j.interval, rep, rep.errOut())
+	restore := func() {}
+	if disp.live {
+		restore = rep.redirect(disp.Err)
+	}
 	sum, runErr := cp.Run(ctx)
+	disp.stop()
+	restore()
 	var se *pipeline.SetupError
 	if errors.As(runErr, &se) {
 		return usageError{runErr} // nothing was attempted: no summary
 	}
+	log.Info("run ended", "copied", sum.Copied, "skipped", sum.Skipped, "failed", sum.Failed, "failed_buckets", sum.FailedRoutes,
+		"interrupted", sum.Interrupted, "bytes", sum.CopiedBytes, "elapsed", sum.Elapsed.String(), "requests", sum.Requests, "error", errText(runErr))
 	rep.summary(serviceName(j), sum)
 	if j.manifest != "" && sum.Renamed > 0 {
 		rep.note("Renamed keys are listed in %s", j.manifest)
@@ -586,4 +627,29 @@ func parseTime(s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2024-01-31T12:00:00Z) nor a date (2024-01-31)", s)
+}
+
+// logResult writes one object's end to the log: failures and warnings as
+// warnings, skips as information, the rest at debug level.
+func logResult(log *slog.Logger, r pipeline.ObjectResult) {
+	attrs := []any{"source", "s3://" + r.Bucket + "/" + r.Key, "destination", r.Container + "/" + r.Blob, "size", r.Size,
+		"outcome", string(r.Outcome), "mode", string(r.Mode), "attempts", r.Attempts}
+	for _, w := range r.Warnings {
+		log.Warn(w, attrs...)
+	}
+	switch r.Outcome {
+	case pipeline.Failed:
+		log.Warn("object failed", append(attrs, "reason", r.Reason)...)
+	case pipeline.Skipped:
+		log.Info("object skipped", append(attrs, "reason", r.Reason)...)
+	default:
+		log.Debug("object done", append(attrs, "streamed", r.Streamed)...)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return providers.Redact(err.Error())
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -138,6 +139,12 @@ func (w *world) runEnv(t *testing.T, env []string, args ...string) (int, string,
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
+	}
+	// Not on a terminal: no control characters (cursor movement, \r).
+	for _, out := range []string{stdout.String(), stderr.String()} {
+		if i := strings.IndexFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }); i >= 0 {
+			t.Errorf("output holds control character %q at %d: %q", out[i], i, out[max(0, i-40):min(len(out), i+40)])
+		}
 	}
 	// No secret the tool was given may appear in anything it printed.
 	for _, secret := range []string{w.s3.SecretKey, w.az.Key, "X-Amz-Signature=", "X-Amz-Credential=", "sig="} {
@@ -360,8 +367,9 @@ func TestOneObjectFails(t *testing.T) {
 	w.seed(t, bucket, objs)
 	w.proxy.RefusePresigned(bucket, "refused/object.bin", 403)
 
+	logFile := filepath.Join(t.TempDir(), "migrate.log")
 	code, stdout, stderr := w.run(t, "copy", "s3://"+bucket, w.az.Endpoint+"/one-fails",
-		"--s3-endpoint", w.proxy.URL, "--retries", "2", "--transfer-mode", "server-side")
+		"--s3-endpoint", w.proxy.URL, "--retries", "2", "--transfer-mode", "server-side", "--log-file", logFile, "--log-level", "debug")
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -379,6 +387,36 @@ func TestOneObjectFails(t *testing.T) {
 	}
 	if _, ok := blobs["refused/object.bin"]; ok {
 		t.Error("the refused object must not exist at the destination")
+	}
+	// The structured log: one JSON line per event, the failure a warning,
+	// every copied object at debug level.
+	raw, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed, done int
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		switch e["msg"] {
+		case "object failed":
+			failed++
+			if e["level"] != "WARN" || e["source"] != "s3://e2e-one-fails/refused/object.bin" || !strings.Contains(e["reason"].(string), "403") {
+				t.Errorf("failure logged as %v", e)
+			}
+		case "object done":
+			done++
+		}
+	}
+	if failed != 1 || done != 30 || !strings.Contains(string(raw), `"msg":"run ended"`) {
+		t.Errorf("log: %d failures, %d done objects:\n%s", failed, done, raw)
+	}
+	for _, secret := range []string{w.s3.SecretKey, w.az.Key, "X-Amz-Signature="} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the log holds %q", secret)
+		}
 	}
 }
 

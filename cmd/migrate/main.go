@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -27,8 +29,25 @@ const (
 	exitInterrupted = 130 // stopped by Ctrl-C / SIGTERM
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags
+// "-X main.version=... -X main.commit=..."; commit falls back to the VCS
+// stamp Go records when it can.
+var version, commit = "dev", ""
+
+func versionLine() string {
+	c := commit
+	if c == "" {
+		c = "unknown"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("migrate %s (commit %s, %s)", version, c, runtime.Version())
+}
 
 // env reads the process environment; tests replace it.
 type env func(string) string
@@ -80,7 +99,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	case "jobs", "job":
 		err = runJobs(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "migrate %s\n", version)
+		fmt.Fprintln(stdout, versionLine())
 		return exitOK
 	case "help", "-h", "--help":
 		if len(args) > 1 && (args[1] == "copy" || args[1] == "cp" || args[1] == "plan" || args[1] == "sync" || args[1] == "verify" || args[1] == "jobs") {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/migrate-tool/migrate/naming"
@@ -19,6 +20,11 @@ type reporter interface {
 	note(format string, a ...any)
 	// close ends the output (the JSON summary is its last line).
 	close()
+	// errOut is where warnings go.
+	errOut() io.Writer
+	// redirect sends what would be printed for a person to w (a live
+	// display prints it above its status line) until restore is called.
+	redirect(w io.Writer) (restore func())
 }
 
 func newReporter(output string, p prices, stdout, stderr io.Writer) reporter {
@@ -40,7 +46,13 @@ func (t *textReporter) object(r pipeline.ObjectResult) { reportObject(t.stdout, 
 func (t *textReporter) note(format string, a ...any) {
 	fmt.Fprintf(t.stdout, format+"\n", a...)
 }
-func (t *textReporter) close() {}
+func (t *textReporter) close()            {}
+func (t *textReporter) errOut() io.Writer { return t.stderr }
+func (t *textReporter) redirect(w io.Writer) func() {
+	out, err := t.stdout, t.stderr
+	t.stdout, t.stderr = w, w
+	return func() { t.stdout, t.stderr = out, err }
+}
 func (t *textReporter) summary(service string, s pipeline.Summary) {
 	printSummary(t.stdout, service, s)
 	printEstimate(t.stdout, s, t.prices)
@@ -51,6 +63,7 @@ func (t *textReporter) summary(service string, s pipeline.Summary) {
 // "note" lines, and a final "summary" line that is the whole report.
 // Warnings still go to stderr as text.
 type jsonReporter struct {
+	mu     sync.Mutex // lines come from the workers and the progress ticker
 	enc    *json.Encoder
 	stderr io.Writer
 	prices prices
@@ -62,7 +75,18 @@ type jsonReporter struct {
 // field changes meaning or goes away (fields may be added).
 const schemaVersion = 1
 
-func (j *jsonReporter) emit(v any) { _ = j.enc.Encode(v) }
+func (j *jsonReporter) emit(v any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_ = j.enc.Encode(v)
+}
+
+func (j *jsonReporter) errOut() io.Writer { return j.stderr }
+func (j *jsonReporter) redirect(w io.Writer) func() {
+	err := j.stderr
+	j.stderr = w
+	return func() { j.stderr = err }
+}
 
 func (j *jsonReporter) job(id, dir string) {
 	j.emit(map[string]any{"type": "start", "version": schemaVersion, "job": id, "journal": dir, "time": time.Now().UTC()})
