@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/migrate-tool/migrate/providers/providertest"
 )
@@ -92,6 +93,29 @@ func TestStatusLinesWhenNotATerminal(t *testing.T) {
 	}
 	if n := strings.Count(stderr, "status: "); n < 2 {
 		t.Errorf("%d status lines, want several:\n%s", n, stderr)
+	}
+	// JSON: progress records on stdout, every line valid against the schema.
+	code, stdout, stderr = w.run(t, "copy", "s3://"+bucket, w.az.Endpoint+"/status-lines-json", "--s3-endpoint", w.proxy.URL,
+		"--concurrency", "1", "--status-interval", "100ms", "--output", "json")
+	if code != 0 || strings.Contains(stderr, "status: ") {
+		t.Fatalf("json: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	schema := outputSchema(t)
+	progress := 0
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(l))
+		if err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		if err := schema.Validate(v); err != nil {
+			t.Errorf("line breaks the schema: %v\n%s", err, l)
+		}
+		if strings.Contains(l, `"type":"progress"`) {
+			progress++
+		}
+	}
+	if progress < 2 {
+		t.Errorf("%d progress records, want several:\n%s", progress, stdout)
 	}
 	code, _, stderr = w.run(t, "copy", "s3://"+bucket, w.az.Endpoint+"/status-lines-off", "--s3-endpoint", w.proxy.URL,
 		"--concurrency", "1", "--status-interval", "100ms", "--no-progress")
