@@ -26,7 +26,7 @@ const (
 // S3Server is a running versitygw with a POSIX backend.
 type S3Server struct {
 	Endpoint  string // http://127.0.0.1:PORT
-	Region    string // "us-east-1"
+	Region    string // S3Options.Region, "us-east-1" by default
 	AccessKey string
 	SecretKey string
 	DataDir   string // holds root/ (the buckets) and versitygw.log
@@ -44,6 +44,10 @@ type S3Options struct {
 	// S3's 5 GiB.
 	CopyObjectThreshold int64
 	Log                 io.Writer // progress lines; nil discards
+	// Region is the server's region (versitygw --region): it checks every
+	// signature's credential scope against it and accepts no other
+	// LocationConstraint. "" means S3Region (us-east-1).
+	Region string
 }
 
 // StartS3 starts versitygw on a free 127.0.0.1 port and waits until it
@@ -58,7 +62,11 @@ func StartS3(ctx context.Context, opts S3Options) (*S3Server, error) {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "versitygw.log")
-	env := []string{"ROOT_ACCESS_KEY=" + S3AccessKey, "ROOT_SECRET_KEY=" + S3SecretKey, "VGW_REGION=" + S3Region}
+	region := opts.Region
+	if region == "" {
+		region = S3Region
+	}
+	env := []string{"ROOT_ACCESS_KEY=" + S3AccessKey, "ROOT_SECRET_KEY=" + S3SecretKey, "VGW_REGION=" + region}
 	launch := func(port int) (*process, error) {
 		// --keep-alive: real S3 keeps connections open, and so must the rig.
 		argv := []string{bin, "--port", "127.0.0.1:" + itoa(port), "--quiet", "--keep-alive"}
@@ -78,14 +86,14 @@ func StartS3(ctx context.Context, opts S3Options) (*S3Server, error) {
 	}
 	s := &S3Server{
 		Endpoint:  "http://127.0.0.1:" + itoa(port),
-		Region:    S3Region,
+		Region:    region,
 		AccessKey: S3AccessKey,
 		SecretKey: S3SecretKey,
 		DataDir:   dir,
 		proc:      p,
 		ownsData:  owns,
 	}
-	fmt.Fprintf(log, "testenv: versitygw listening on %s (data %s)\n", s.Endpoint, dir)
+	fmt.Fprintf(log, "testenv: versitygw (%s) listening on %s (data %s)\n", region, s.Endpoint, dir)
 	return s, nil
 }
 

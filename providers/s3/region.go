@@ -13,7 +13,8 @@ import (
 
 // A Source serves buckets of every region, not only its own: S3 refuses a
 // request signed for the wrong region (301 PermanentRedirect, or 400
-// AuthorizationHeaderMalformed) and names the bucket's region in the
+// AuthorizationHeaderMalformed, which a HEAD gets as a bare 400 without a
+// body) and names the bucket's region in the
 // x-amz-bucket-region header. The Source remembers each bucket's region
 // (from ListBuckets, from a redirect, or from a successful call) and sends
 // later requests, and signs presigned URLs, for that region. Following a
@@ -72,6 +73,12 @@ func redirectRegion(err error) string {
 	case re.HTTPStatusCode() == http.StatusMovedPermanently,
 		code == "PermanentRedirect", code == "AuthorizationHeaderMalformed",
 		code == "IllegalLocationConstraintException":
+		return region
+	case re.HTTPStatusCode() == http.StatusBadRequest && code == "BadRequest":
+		// The answer to a HEAD (HeadObject, HeadBucket) signed for the
+		// wrong region: S3 refuses it with 400 and, HEAD answers having no
+		// body, no code but the one the SDK derives from the status. The
+		// header is the only sign; boto3's region redirector treats it so.
 		return region
 	}
 	return ""
