@@ -74,6 +74,7 @@ type copyFlags struct {
 	statusInterval   time.Duration
 	logLevel         string
 	logFile          string
+	s3Anonymous      bool
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -82,6 +83,7 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.SortFlags = false
 	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint URL (path-style addressing), e.g. http://127.0.0.1:7070")
 	fs.StringVar(&f.region, "region", "", "AWS region of the source; with s3:// (all buckets) only the buckets of this region are copied")
+	fs.BoolVar(&f.s3Anonymous, "s3-anonymous", false, "read a public bucket without credentials (unsigned requests; Azure fetches the plain object URLs)")
 	fs.StringVar(&f.awsProfile, "aws-profile", "", "AWS shared config profile to take credentials and region from")
 	fs.StringVar(&f.azureEndpoint, "azure-endpoint", "", "Blob service URL to use instead of the one in DST (emulators, sovereign clouds), e.g. http://127.0.0.1:10000/devstoreaccount1")
 	fs.StringVar(&f.transferMode, "transfer-mode", "auto", "auto (server-side; stream an object only when Azure cannot fetch it), server-side (never stream) or stream (always through this machine)")
@@ -291,7 +293,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		f.sseCKey = getenv("MIGRATE_SSE_C_KEY")
 	}
 	j.s3Opts = s3.Options{Region: region, Endpoint: endpoint, Profile: f.awsProfile, UsePathStyle: endpoint != "", PresignTTL: f.presignTTL,
-		SSECustomerKey: providers.Secret(f.sseCKey), RequestPayer: f.requestPayer, SourceUnreachable: !f.sourceReachable}
+		SSECustomerKey: providers.Secret(f.sseCKey), RequestPayer: f.requestPayer, SourceUnreachable: !f.sourceReachable, Anonymous: f.s3Anonymous}
 
 	// Destination and its credential: the SAS in the URL, else the
 	// environment, else azidentity's default chain.

@@ -678,6 +678,10 @@ func TestSASCredential(t *testing.T) {
 	if providers.KindOf(err) != providers.KindPermission {
 		t.Errorf("read-only SAS write: %v", err)
 	}
+	// In plain words: which side, which operation, what it needs.
+	if msg := err.Error(); !strings.Contains(msg, "Azure denied CommitBlocks") || !strings.Contains(msg, "Storage Blob Data Contributor") || !strings.Contains(msg, "w (write)") {
+		t.Errorf("read-only SAS write does not say what is missing: %v", err)
+	}
 	noSecret(t, err, sig)
 	t.Logf("read-only SAS write: %v", err)
 

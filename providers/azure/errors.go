@@ -243,6 +243,9 @@ func classify(ctx context.Context, op, where string, err error) error {
 			// x-ms-access-tier for an unknown tier or x-ms-tags.
 			msg += " (header " + header + ")"
 		}
+		if e.Kind == providers.KindPermission {
+			msg = permissionHint(op, e.Code) + " (" + msg + ")"
+		}
 		e.Msg = clean(msg)
 		return e
 	}
@@ -328,4 +331,25 @@ func clean(s string) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// sasPermissions are the SAS permissions each operation needs.
+var sasPermissions = map[string]string{
+	"EnsureContainer": "c (create) on the container, or an account SAS with the container resource type",
+	"PutBlobFromURL":  "w (write), and t (tags) when copying tags", "StageBlockFromURL": "w (write)",
+	"CommitBlocks": "w (write), and t (tags) when copying tags", "StageBlock": "w (write)",
+	"StatBlob": "r (read)", "ListBlobs": "l (list)", "ListContainers": "l (list) on an account SAS",
+	"UncommittedBlocks": "r (read)", "DeleteBlob": "d (delete)", "DownloadBlob": "r (read)",
+}
+
+// permissionHint says in plain words which side refused and what it needs.
+func permissionHint(op, code string) string {
+	if code == "AuthenticationFailed" || code == "KeyBasedAuthenticationNotPermitted" {
+		return "Azure refused the credential: check the account key, the SAS (is it expired?) or the identity's token"
+	}
+	need := "a data-plane role such as Storage Blob Data Contributor (Storage Blob Data Owner to set blob index tags)"
+	if p := sasPermissions[op]; p != "" {
+		need += ", or a SAS with permission " + p
+	}
+	return "Azure denied " + op + ": the credential needs " + need
 }

@@ -149,10 +149,36 @@ func classify(ctx context.Context, op, where string, err error) error {
 			}
 		}
 	}
-	if e.Kind == providers.KindPermission && e.Code == "" && e.Status == 0 {
+	switch {
+	case e.Kind == providers.KindPermission && e.Code == "" && e.Status == 0:
 		e.Msg = "could not get AWS credentials: " + firstLine(err.Error())
+	case e.Kind == providers.KindPermission && e.Msg == "":
+		e.Msg = permissionHint(op, e.Code)
 	}
 	return e
+}
+
+// s3Permissions are the IAM permissions each operation needs.
+var s3Permissions = map[string]string{
+	"ListObjectsV2": "s3:ListBucket on the bucket", "HeadBucket": "s3:ListBucket on the bucket",
+	"HeadObject":       "s3:GetObject (s3:GetObjectVersion for a version; kms:Decrypt for SSE-KMS objects)",
+	"GetObject":        "s3:GetObject (s3:GetObjectVersion for a version; kms:Decrypt for SSE-KMS objects)",
+	"GetObjectTagging": "s3:GetObjectTagging", "ListBuckets": "s3:ListAllMyBuckets",
+	"GetBucketLocation": "s3:GetBucketLocation",
+}
+
+// permissionHint says in plain words which side refused and what it needs.
+func permissionHint(op, code string) string {
+	switch code {
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired", "XAdminUserNotFound":
+		return "S3 refused the credentials (" + code + "): check the access key, the secret and the session token, or the profile"
+	case "RequestTimeTooSkewed":
+		return "S3 refused the request: this machine's clock is off; fix its time"
+	}
+	if p := s3Permissions[op]; p != "" {
+		return "S3 denied " + op + ": the AWS identity needs " + p
+	}
+	return "S3 denied " + op + ": check the AWS identity's permissions"
 }
 
 // transportKind classifies errors that carry no HTTP response.

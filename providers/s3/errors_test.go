@@ -270,3 +270,26 @@ func TestSingleTryRetryAfterAndReset(t *testing.T) {
 	}
 	t.Logf("reset: %v", err)
 }
+
+func TestPermissionErrorsSayWhatIsMissing(t *testing.T) {
+	tests := []struct {
+		err  error
+		op   string
+		want []string
+	}{
+		{apiErr("HeadObject", 403, "AccessDenied"), "HeadObject", []string{"S3 denied HeadObject", "s3:GetObject"}},
+		{apiErr("ListObjectsV2", 403, "AccessDenied"), "ListObjectsV2", []string{"S3 denied ListObjectsV2", "s3:ListBucket"}},
+		{apiErr("GetObjectTagging", 403, "AccessDenied"), "GetObjectTagging", []string{"s3:GetObjectTagging"}},
+		{apiErr("ListBuckets", 403, "AccessDenied"), "ListBuckets", []string{"s3:ListAllMyBuckets"}},
+		{apiErr("GetObject", 403, "SignatureDoesNotMatch"), "GetObject", []string{"S3 refused the credentials", "secret"}},
+		{apiErr("GetObject", 403, "RequestTimeTooSkewed"), "GetObject", []string{"clock"}},
+	}
+	for _, tc := range tests {
+		msg := classify(context.Background(), tc.op, "b/k", tc.err).Error()
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: %q lacks %q", tc.op, msg, w)
+			}
+		}
+	}
+}

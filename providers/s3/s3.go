@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -87,6 +88,10 @@ type Options struct {
 	// Credentials signs requests; nil uses the SDK's default chain
 	// (environment, shared config and profiles, SSO, web identity, IMDS).
 	Credentials aws.CredentialsProvider
+	// Anonymous sends unsigned requests, for public buckets: no credential
+	// is looked up, and PresignGet gives the object's plain URL (the bucket
+	// lets anyone read it, so Azure can fetch it as it is).
+	Anonymous bool
 	// SSECustomerKey is the customer-provided key (SSE-C) the objects are
 	// encrypted with: the standard base64 encoding of the 32-byte AES-256
 	// key, as `openssl rand -base64 32` prints it and as S3's
@@ -170,6 +175,7 @@ type Source struct {
 	ssec        *sseC              // nil without Options.SSECustomerKey
 	payer       types.RequestPayer // "requester" with Options.RequestPayer, else ""
 	unreachable bool               // Options.SourceUnreachable
+	anonymous   bool               // Options.Anonymous
 }
 
 // New builds a Source from o. It loads the shared AWS configuration (region,
@@ -204,6 +210,9 @@ func New(ctx context.Context, o Options) (*Source, error) {
 	}
 	if o.Profile != "" {
 		loadOpts = append(loadOpts, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.Anonymous {
+		o.Credentials = aws.AnonymousCredentials{}
 	}
 	if o.Credentials != nil {
 		loadOpts = append(loadOpts, config.WithCredentialsProvider(o.Credentials))
@@ -248,6 +257,7 @@ func New(ctx context.Context, o Options) (*Source, error) {
 		now:         time.Now,
 		ssec:        ssec,
 		unreachable: o.SourceUnreachable,
+		anonymous:   o.Anonymous,
 	}
 	if o.RequestPayer {
 		src.payer = types.RequestPayerRequester
@@ -492,6 +502,9 @@ func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Ob
 		return providers.SourceURL{}, classify(ctx, op, where, err)
 	}
 	now := s.now()
+	if s.anonymous {
+		return s.plainURL(ctx, op, where, bucket, obj, region, now, ttl)
+	}
 	validity, err := s.validity(ctx, now, ttl)
 	if err != nil {
 		return providers.SourceURL{}, classify(ctx, op, where, err)
@@ -514,6 +527,38 @@ func (s *Source) PresignGet(ctx context.Context, bucket string, obj providers.Ob
 		return providers.SourceURL{}, classify(ctx, op, where, err)
 	}
 	return providers.SourceURL{URL: providers.Secret(req.URL), Expires: now.Add(validity), IfMatch: obj.ETag}, nil
+}
+
+// plainURL is PresignGet for a public bucket: the object's URL as the SDK
+// resolves it (path or virtual-hosted style, the bucket's region), without
+// any signature. It is built by signing with a throwaway credential and
+// removing the X-Amz-* parameters, so endpoint resolution stays the SDK's.
+func (s *Source) plainURL(ctx context.Context, op, where, bucket string, obj providers.Object, region string, now time.Time, ttl time.Duration) (providers.SourceURL, error) {
+	in := &s3sdk.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key)}
+	if obj.VersionID != "" {
+		in.VersionId = aws.String(obj.VersionID)
+	}
+	req, err := s.presign.PresignGetObject(ctx, in, func(po *s3sdk.PresignOptions) {
+		po.ClientOptions = append(po.ClientOptions, func(o *s3sdk.Options) {
+			o.Region = region
+			o.Credentials = credentials.NewStaticCredentialsProvider("anonymous", "anonymous", "")
+		})
+	})
+	if err != nil {
+		return providers.SourceURL{}, classify(ctx, op, where, err)
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return providers.SourceURL{}, classify(ctx, op, where, err)
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-") {
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return providers.SourceURL{URL: providers.Secret(u.String()), Expires: now.Add(ttl), IfMatch: obj.ETag}, nil
 }
 
 // cantPresign says why no object of this Source can be fetched by another
