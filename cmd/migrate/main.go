@@ -78,7 +78,15 @@ Usage:
   migrate version                print the version
   migrate help [command]         show help
 
-Run 'migrate copy --help' for the flags. Documentation: docs/usage.md.
+Examples:
+  migrate plan s3://photos https://acct.blob.core.windows.net/photos   # review first
+  migrate copy s3://photos https://acct.blob.core.windows.net/photos
+  migrate copy s3:// https://acct.blob.core.windows.net/ --region eu-west-1
+  migrate sync s3://photos https://acct.blob.core.windows.net/photos --delete-destination
+  migrate verify s3://photos https://acct.blob.core.windows.net/photos --deep
+  migrate jobs resume 20261121T054812-3fa9c2
+
+Run 'migrate COMMAND --help' for its flags. Documentation: docs/usage.md.
 `
 
 func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) int {

@@ -144,6 +144,10 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 	if s.Renamed > 0 {
 		fmt.Fprintf(w, "  renamed keys:    %d\n", s.Renamed)
 	}
+	if len(s.MetadataActions) > 0 {
+		fmt.Fprintf(w, "  metadata and tag decisions other than kept: %d\n", total(s.MetadataActions))
+		printReasons(w, s.MetadataActions)
+	}
 	if len(s.Streamed) > 0 {
 		fmt.Fprintf(w, "  streamed:        %d (%s through this machine)\n", total(s.Streamed), pipeline.FormatBytes(s.StreamedBytes))
 		printReasons(w, s.Streamed)
