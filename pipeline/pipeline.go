@@ -269,10 +269,11 @@ type ObjectResult struct {
 
 // Failure is one failed object as the summary lists it.
 type Failure struct {
-	Bucket string
-	Key    string
-	Blob   string
-	Reason string
+	Bucket    string
+	Key       string // "" for a sync's failed deletion
+	Container string
+	Blob      string
+	Reason    string
 }
 
 // Counts are the object tallies of a run or of one route.
@@ -989,7 +990,7 @@ func (c *Copier) finish(route int, r ObjectResult) {
 		s.SkipReasons[skipKind(r.Reason)]++
 	case Failed:
 		if len(s.Failures) < c.o.MaxFailuresKept {
-			s.Failures = append(s.Failures, Failure{Bucket: r.Bucket, Key: r.Key, Blob: r.Blob, Reason: r.Reason})
+			s.Failures = append(s.Failures, Failure{Bucket: r.Bucket, Key: r.Key, Container: r.Container, Blob: r.Blob, Reason: r.Reason})
 		}
 	}
 	c.mu.Unlock()

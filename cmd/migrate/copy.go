@@ -157,9 +157,10 @@ DST  https://ACCOUNT.blob.core.windows.net/container[/prefix][?SAS]
      http://127.0.0.1:PORT/ACCOUNT[/container[/prefix]]   (emulators)
 
 Credentials: AWS from the SDK's default chain (environment, shared config and
---aws-profile, SSO, web identity, instance roles). Azure from the SAS in DST,
-else AZURE_STORAGE_CONNECTION_STRING, else AZURE_STORAGE_ACCOUNT with
-AZURE_STORAGE_KEY, else Azure's DefaultAzureCredential.
+--aws-profile, SSO, web identity, instance roles; --s3-anonymous for public
+buckets). Azure from the SAS in DST, else AZURE_STORAGE_SAS_TOKEN, else
+AZURE_STORAGE_CONNECTION_STRING, else AZURE_STORAGE_ACCOUNT with
+AZURE_STORAGE_KEY, else Azure's DefaultAzureCredential (docs/credentials.md).
 
 Examples:
   migrate copy s3://photos https://acct.blob.core.windows.net/photos
@@ -324,7 +325,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		j.azOpts.Credential.AccountKey = providers.Secret(getenv("AZURE_STORAGE_KEY"))
 	case strings.HasPrefix(j.azOpts.ServiceURL, "http://"):
 		// Azure AD tokens are only sent over https.
-		return copyJob{}, usagef("no Azure credential for the http endpoint %s: put a SAS in DST, or set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY", j.azOpts.ServiceURL)
+		return copyJob{}, usagef("no Azure credential for the http endpoint %s: put a SAS in DST, or set AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY", providers.RedactURL(j.azOpts.ServiceURL))
 	}
 
 	j.routes = pipeline.RouteOptions{Prefix: folderPrefix(j.src.Prefix), DestPrefix: j.dst.Prefix,
@@ -352,7 +353,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	}
 	if f.blobTier != "" {
 		if f.blobTier, err = metadata.ParseTier(f.blobTier); err != nil {
-			return copyJob{}, usagef("--blob-tier: %v (use Hot, Cool, Cold or Archive)", err)
+			return copyJob{}, usagef("--blob-tier: %v", err)
 		}
 	}
 	j.pipeOpts = pipeline.Options{

@@ -73,7 +73,8 @@ func finishJob(jr *journal.Journal, runErr error, summary []byte, rep reporter) 
 	if err := jr.SetJob(state, summary); err != nil && runErr == nil {
 		runErr = fmt.Errorf("journal: %w", err)
 	}
-	if state != journal.JobDone {
+	var ue usageError
+	if state != journal.JobDone && !errors.As(runErr, &ue) { // a configuration error is fixed and run anew
 		rep.note("Job %s %s; resume with: migrate jobs resume %s", jr.Job().ID, state, jr.Job().ID)
 	}
 	return runErr

@@ -171,6 +171,10 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 	if len(s.Failures) > 0 {
 		fmt.Fprintf(w, "Failed objects:\n")
 		for _, f := range s.Failures {
+			if f.Key == "" { // a sync's deletion
+				fmt.Fprintf(w, "  delete %s/%s: %s\n", f.Container, f.Blob, f.Reason)
+				continue
+			}
 			fmt.Fprintf(w, "  s3://%s/%s -> %s: %s\n", f.Bucket, f.Key, f.Blob, f.Reason)
 		}
 		if int64(len(s.Failures)) < s.Failed {

@@ -1,6 +1,8 @@
 package azure
 
 import (
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
 	"context"
 	"crypto/x509"
 	"encoding/xml"
@@ -266,6 +268,11 @@ func transportKind(err error) (providers.Kind, string) {
 		inner = ue.Err
 	}
 	desc := firstLine(inner.Error())
+	var authErr *azidentity.AuthenticationFailedError
+	var required *azidentity.AuthenticationRequiredError
+	if errors.As(err, &authErr) || errors.As(err, &required) || strings.Contains(desc, "DefaultAzureCredential") {
+		return providers.KindPermission, "Azure: no usable credential (set a SAS, AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or sign in for DefaultAzureCredential): " + desc
+	}
 	var certErr x509.CertificateInvalidError
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError

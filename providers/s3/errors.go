@@ -184,7 +184,7 @@ func permissionHint(op, code string) string {
 // transportKind classifies errors that carry no HTTP response.
 func transportKind(err error) providers.Kind {
 	var se *v4.SigningError
-	if errors.As(err, &se) || strings.Contains(err.Error(), "failed to retrieve credentials") {
+	if errors.As(err, &se) || strings.Contains(err.Error(), "failed to retrieve credentials") || strings.Contains(err.Error(), "failed to refresh cached credentials") {
 		return providers.KindPermission
 	}
 	var certErr *x509.UnknownAuthorityError
