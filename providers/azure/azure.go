@@ -251,8 +251,8 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,
-		WriteBufferSize:       256 << 10,
-		ReadBufferSize:        256 << 10,
+		WriteBufferSize:       32 << 10, // per connection: with hundreds of connections in flight, 256 KiB each cost 128 MiB+ (docs/performance.md)
+		ReadBufferSize:        32 << 10,
 	}
 }
 
