@@ -179,6 +179,11 @@ type Options struct {
 	// Filter selects the objects of every route; the others are counted
 	// as filtered and never journaled or dispatched.
 	Filter Filter
+	// Shard, when set, keeps only this shard's objects (Shard.Owns), applied
+	// where the filter is: the others are counted in Summary.OtherShards and
+	// never journaled, dispatched or counted as the run's objects. Each
+	// shard is its own job with its own journal.
+	Shard Shard
 	// Journal, when set, records the job: every listed page before its
 	// objects are dispatched, and every object's end, so that a run killed
 	// at any moment can be resumed. On a route the journal already knows,
@@ -349,6 +354,9 @@ type Summary struct {
 	// Filtered counts the listed objects the filter left out, by reason.
 	Filtered      map[string]int64
 	FilteredBytes int64
+	// OtherShards counts the listed objects that belong to other shards
+	// (Options.Shard): not this run's objects, not counted in Objects.
+	OtherShards, OtherShardsBytes int64
 	// Unchanged counts objects a sync found identical at the destination;
 	// Deleted the blobs it deleted, Extra the blobs it left (no source).
 	Unchanged, Deleted, Extra int64
@@ -574,6 +582,14 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	if o.Sync && o.Journal != nil {
 		return nil, errors.New("a sync is not journaled: running it again is its resume")
 	}
+	if err := o.Shard.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Sync && o.Shard.Count > 0 {
+		// A blob whose source is gone has no key to hash: no shard could
+		// safely own its deletion.
+		return nil, errors.New("a sync cannot be sharded: shard copy jobs, then sync once")
+	}
 	if o.DeleteDestination {
 		if !o.Sync {
 			return nil, errors.New("deleting at the destination needs a sync")
@@ -744,6 +760,13 @@ func (c *Copier) enumeratePlan(ctx context.Context, out chan<- work) error {
 		if !ok {
 			return fmt.Errorf("the plan names bucket %q, which this run does not copy", p.Bucket)
 		}
+		if !c.o.Shard.Owns(p.Bucket, p.Key) {
+			c.mu.Lock()
+			c.sum.OtherShards++
+			c.sum.OtherShardsBytes += p.Size
+			c.mu.Unlock()
+			return nil
+		}
 		c.count(i, 1, p.Size)
 		select {
 		case out <- work{route: i, obj: providers.Object{Key: p.Key, Size: p.Size, ETag: p.ETag}, planned: true}:
@@ -854,10 +877,18 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 	}
 }
 
-// filter drops (in place) and counts the objects the filter leaves out.
+// filter drops (in place) and counts the objects of other shards and the
+// objects the filter leaves out.
 func (c *Copier) filter(r Route, objs []providers.Object) []providers.Object {
 	kept := objs[:0]
 	for _, o := range objs {
+		if !c.o.Shard.Owns(r.Bucket, o.Key) {
+			c.mu.Lock()
+			c.sum.OtherShards++
+			c.sum.OtherShardsBytes += o.Size
+			c.mu.Unlock()
+			continue
+		}
 		why := c.o.Filter.Why(strings.TrimPrefix(o.Key, r.Prefix), o)
 		if why == "" {
 			kept = append(kept, o)
@@ -994,14 +1025,17 @@ func (c *Copier) finish(route int, r ObjectResult) {
 		}
 	}
 	c.mu.Unlock()
+	// OnResult first: whatever it writes (a results file) is written before
+	// the journal can record the object's end, so a process killed at any
+	// moment has reported every object its journal calls finished.
+	if c.o.OnResult != nil {
+		c.o.OnResult(r)
+	}
 	if j := c.o.Journal; j != nil {
 		if st, ok := journalStates[r.Outcome]; ok {
 			j.Finish(c.o.Routes[route].String(), journal.Entry{Key: r.Key, Size: r.Size, ETag: r.ETag, State: st,
 				Blob: r.Blob, Attempts: r.Attempts, Reason: r.Reason})
 		}
-	}
-	if c.o.OnResult != nil {
-		c.o.OnResult(r)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +77,9 @@ type copyFlags struct {
 	logLevel         string
 	logFile          string
 	s3Anonymous      bool
+	shard            string
+	shardCount       int
+	jobID            string
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -139,6 +144,9 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.journalDir, "journal-dir", "", "where jobs are journaled for 'migrate jobs' (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)")
 	fs.IntVar(&f.retries, "retries", pipeline.DefaultRetry.MaxAttempts-1, "retries of a throttled or transient request, with exponential backoff")
 	fs.IntVar(&f.pageSize, "page-size", 0, "listing page size (default: the service's, 1000 for S3)")
+	fs.StringVar(&f.shard, "shard", "", "I/N: copy only this process's part of the job, the objects whose hash of (bucket, key) mod N is I (0 <= I < N); run N processes, one per I (docs/scale-out.md)")
+	fs.StringVar(&f.jobID, "job-id", "", "name the job (letters, digits, '.', '-', '_') instead of a generated id; when that job exists with the same command line it is resumed (done: nothing to do), so a retried container finishes its shard")
+	fs.IntVar(&f.shardCount, "shard-count", 0, "N: as --shard I/N with I from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: migrate copy SRC DST [flags]
 
@@ -196,7 +204,56 @@ type copyJob struct {
 	interval   time.Duration
 	logLevel   slog.Level
 	logFile    string
+	jobID      string // --job-id: the job's name, resumed when it exists
 	pipeOpts   pipeline.Options
+}
+
+// shardFrom resolves --shard I/N, or --shard-count N with I from
+// JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs); the zero Shard when
+// neither is given.
+func shardFrom(shard string, count int, getenv env) (pipeline.Shard, error) {
+	switch {
+	case shard != "" && count != 0:
+		return pipeline.Shard{}, usagef("give --shard I/N or --shard-count N, not both")
+	case shard != "":
+		s, err := pipeline.ParseShard(shard)
+		if err != nil {
+			return pipeline.Shard{}, usagef("--shard: %v", err)
+		}
+		return s, nil
+	case count != 0:
+		idx := getenv("JOB_COMPLETION_INDEX")
+		if idx == "" {
+			return pipeline.Shard{}, usagef("--shard-count needs the shard index in JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job); elsewhere give --shard I/N")
+		}
+		s, err := pipeline.ParseShard(idx + "/" + strconv.Itoa(count))
+		if err != nil {
+			return pipeline.Shard{}, usagef("--shard-count %d with JOB_COMPLETION_INDEX=%q: %v", count, idx, err)
+		}
+		return s, nil
+	}
+	return pipeline.Shard{}, nil
+}
+
+// pinShard rewrites a command line so that it names its shard with
+// --shard I/N: a resumed job must be the same shard whatever its
+// environment (JOB_COMPLETION_INDEX) says then.
+func pinShard(args []string, s pipeline.Shard) []string {
+	if s.Count == 0 {
+		return args
+	}
+	out := make([]string, 0, len(args)+2)
+	for i := 0; i < len(args); i++ {
+		name, _, hasValue := strings.Cut(args[i], "=")
+		if name == "--shard" || name == "--shard-count" {
+			if !hasValue {
+				i++
+			}
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return append(out, "--shard", s.String())
 }
 
 // parseCopy turns arguments and environment into a copyJob; every error
@@ -276,6 +333,10 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if err := filter.Validate(); err != nil {
 		return copyJob{}, usagef("filters: %v", err)
 	}
+	shard, err := shardFrom(f.shard, f.shardCount, getenv)
+	if err != nil {
+		return copyJob{}, err
+	}
 	if j.src.Bucket != "" && len(f.includeBuckets)+len(f.excludeBuckets) > 0 {
 		return copyJob{}, usagef("--include-bucket and --exclude-bucket need s3:// (all buckets) as the source")
 	}
@@ -344,7 +405,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		return copyJob{}, usagef("--output must be text or json, got %q", f.output)
 	}
 	j.output, j.planFile, j.fromPlan, j.prices = f.output, f.planFile, f.fromPlan, f.prices
-	j.noProgress, j.interval, j.logFile = f.noProgress, f.statusInterval, f.logFile
+	j.noProgress, j.interval, j.logFile, j.jobID = f.noProgress, f.statusInterval, f.logFile, f.jobID
 	if err := j.logLevel.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return copyJob{}, usagef("--log-level must be debug, info, warn or error, got %q", f.logLevel)
 	}
@@ -358,6 +419,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	}
 	j.pipeOpts = pipeline.Options{
 		Filter:             filter,
+		Shard:              shard,
 		Overwrite:          overwrite,
 		TransferMode:       mode,
 		StreamMemory:       f.streamMemory,
@@ -448,14 +510,58 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	var jr *journal.Journal
 	rep := newReporter(j.output, j.prices, stdout, stderr)
 	if !j.pipeOpts.DryRun {
-		jr, err = journal.Create(j.journals, journal.Job{Command: "copy", Args: redactArgs(args)})
+		args = pinShard(args, j.pipeOpts.Shard)
+		resumed := false
+		if j.jobID != "" {
+			jr, resumed, err = openNamedJob(j.journals, j.jobID, redactArgs(args))
+		} else {
+			jr, err = journal.Create(j.journals, journal.Job{Command: "copy", Args: redactArgs(args)})
+		}
 		if err != nil {
-			return usagef("journal: %v (see --journal-dir)", err)
+			return err
+		}
+		if jr == nil {
+			fmt.Fprintf(stdout, "Job %s is already done.\n", j.jobID)
+			return nil
 		}
 		defer jr.Close()
-		rep.job(jr.Job().ID, jr.Dir())
+		if resumed {
+			rep.note("Resuming job %s", jr.Job().ID)
+		} else {
+			rep.job(jr.Job().ID, jr.Dir())
+		}
+		return executeCopy(ctx, j, jr, resumed, rep, args)
 	}
 	return executeCopy(ctx, j, jr, false, rep, args)
+}
+
+// openNamedJob creates the job named id, or opens it for resume when it
+// exists with the same command line (resumed true); a nil journal means it
+// is already done. Another command line under that name is a usage error.
+func openNamedJob(dir, id string, args []string) (*journal.Journal, bool, error) {
+	existing, err := journal.ReadJob(dir, id)
+	if errors.Is(err, journal.ErrNotFound) {
+		jr, err := journal.Create(dir, journal.Job{ID: id, Command: "copy", Args: args})
+		if err != nil {
+			return nil, false, usagef("journal: %v (see --journal-dir, --job-id)", err)
+		}
+		return jr, false, nil
+	}
+	if err != nil {
+		return nil, false, usagef("journal: %v (see --journal-dir, --job-id)", err)
+	}
+	if existing.Command != "copy" || !slices.Equal(existing.Args, args) {
+		return nil, false, usagef("job %s exists with another command line (migrate %s %s): give another --job-id",
+			id, existing.Command, strings.Join(existing.Args, " "))
+	}
+	if existing.State == journal.JobDone {
+		return nil, false, nil
+	}
+	jr, err := journal.Open(dir, id)
+	if err != nil {
+		return nil, false, usagef("journal: %v", err)
+	}
+	return jr, true, nil
 }
 
 // runSync is 'migrate sync': a copy of what is missing or changed, with
@@ -465,6 +571,9 @@ func runSync(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	j, err := parseCopy(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if j.pipeOpts.Shard.Count > 0 {
+		return usagef("a sync cannot be sharded (a blob whose source is gone has no key to assign it to a shard): shard 'migrate copy', then sync once")
 	}
 	j.pipeOpts.Sync, j.pipeOpts.DeleteDestination = true, j.deleteDest
 	return executeCopy(ctx, j, nil, false, newReporter(j.output, j.prices, stdout, stderr), args)
@@ -532,12 +641,18 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 			return usagef("results file: %v", err)
 		}
 		defer fh.Close()
+		if p != j.planFile {
+			// Unbuffered: one write per line, made before the object's end
+			// is journaled, so a process killed at any moment leaves every
+			// journaled object in its results file ('migrate jobs summary'
+			// merges them).
+			outs = append(outs, fh)
+			continue
+		}
 		bw := bufio.NewWriter(fh)
 		defer bw.Flush()
-		if p == j.planFile {
-			if err := writePlanHeader(bw, args); err != nil {
-				return err
-			}
+		if err := writePlanHeader(bw, args); err != nil {
+			return err
 		}
 		outs = append(outs, bw)
 	}

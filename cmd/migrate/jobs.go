@@ -105,9 +105,19 @@ const jobsUsage = `Usage:
   migrate jobs list              the jobs in the journal, newest first
   migrate jobs show ID           one job: its command, state and counts, and its failures
   migrate jobs resume ID         finish an interrupted or failed job
+  migrate jobs summary --results FILE|GLOB|FOLDER...
+                                 merge the results of the shards of one job
+                                 (--shard) into one summary and one exit code
 
 Flags:
   --journal-dir DIR   where jobs are journaled (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)
+  --results PATH      summary: a results file, a glob, or a folder searched for
+                      results.jsonl files (a journal directory shared by all
+                      shards); repeatable
+
+A summary exits 0 when every object was copied or skipped, 1 when some
+failed or were interrupted, 2 when an object appears in two files (the files
+are not the shards of one job).
 
 A resume runs the job's command again with its journal: listing goes on after
 the last recorded page, objects already copied are not copied again, objects
@@ -120,6 +130,7 @@ func runJobs(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	fs := pflag.NewFlagSet("jobs", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dirFlag := fs.String("journal-dir", "", "where jobs are journaled")
+	results := fs.StringArray("results", nil, "summary: results file, glob or folder (repeatable)")
 	fs.Usage = func() { fmt.Fprint(stderr, jobsUsage) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -133,9 +144,14 @@ func runJobs(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return usagef("jobs needs list, show ID or resume ID (see 'migrate jobs --help')")
+		return usagef("jobs needs list, show ID, resume ID or summary (see 'migrate jobs --help')")
+	}
+	if len(*results) > 0 && rest[0] != "summary" {
+		return usagef("--results belongs to 'migrate jobs summary'")
 	}
 	switch rest[0] {
+	case "summary":
+		return runJobsSummary(append(*results, rest[1:]...), stdout)
 	case "list", "ls":
 		jobs, err := journal.List(dir)
 		if err != nil && len(jobs) == 0 {
@@ -181,7 +197,7 @@ func runJobs(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		rep.note("Resuming job %s: migrate copy %s", job.ID, strings.Join(job.Args, " "))
 		return executeCopy(ctx, cj, jr, true, rep, job.Args)
 	}
-	return usagef("unknown jobs command %q (use list, show or resume)", rest[0])
+	return usagef("unknown jobs command %q (use list, show, resume or summary)", rest[0])
 }
 
 // showJob prints one job; the counts need the journal itself, which a

@@ -74,7 +74,7 @@ Usage:
   migrate plan SRC DST [flags]   decide everything and write nothing (copy --dry-run)
   migrate sync SRC DST [flags]   copy what is missing or changed; --delete-destination removes what went
   migrate verify SRC DST [flags] prove the destination matches the source
-  migrate jobs list|show|resume  the journaled jobs; finish an interrupted one
+  migrate jobs list|show|resume|summary  the journaled jobs; finish one; merge shards' results
   migrate version                print the version
   migrate help [command]         show help
 

@@ -124,6 +124,9 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		fmt.Fprintf(w, "  filtered out:    %d (%s)\n", total(s.Filtered), pipeline.FormatBytes(s.FilteredBytes))
 		printReasons(w, s.Filtered)
 	}
+	if s.OtherShards > 0 {
+		fmt.Fprintf(w, "  other shards:    %d (%s) (listed, left to the other shards)\n", s.OtherShards, pipeline.FormatBytes(s.OtherShardsBytes))
+	}
 	fmt.Fprintf(w, "  failed:          %d (%s)\n", s.Failed, pipeline.FormatBytes(s.FailedBytes))
 	if s.Unchanged > 0 {
 		fmt.Fprintf(w, "  unchanged:       %d (already at the destination)\n", s.Unchanged)
