@@ -114,7 +114,27 @@ func newWorldOn(t *testing.T, s3srv *testenv.S3Server, az *testenv.AzureServer) 
 // code, stdout and stderr.
 func (w *world) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	return w.runEnv(t, []string{"AZURE_STORAGE_ACCOUNT=" + w.az.Account, "AZURE_STORAGE_KEY=" + w.az.Key}, args...)
+	return w.runEnv(t, w.azureKey(), args...)
+}
+
+// childEnv is the environment of a migrate process: the rig's AWS
+// credentials, no Azure credential (callers add the one they test), nothing
+// from the developer's own configuration, then extra.
+func (w *world) childEnv(extra ...string) []string {
+	env := append(os.Environ(),
+		"AWS_ACCESS_KEY_ID="+w.s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+w.s3.SecretKey, "AWS_REGION="+w.s3.Region,
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		// As on many corporate machines: the SDK must still build its client.
+		"AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
+		"AZURE_STORAGE_ACCOUNT=", "AZURE_STORAGE_KEY=", "AZURE_STORAGE_CONNECTION_STRING=", "AZURE_STORAGE_SAS_TOKEN=",
+		"MIGRATE_SSE_C_KEY=")
+	return append(env, extra...)
+}
+
+// azureKey is the environment that gives a migrate process the rig's
+// account key.
+func (w *world) azureKey() []string {
+	return []string{"AZURE_STORAGE_ACCOUNT=" + w.az.Account, "AZURE_STORAGE_KEY=" + w.az.Key}
 }
 
 // runEnv is run with the Azure credential given in env.
@@ -123,14 +143,7 @@ func (w *world) runEnv(t *testing.T, env []string, args ...string) (int, string,
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), args...)
-	cmd.Env = append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+w.s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+w.s3.SecretKey, "AWS_REGION="+w.s3.Region,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		// As on many corporate machines: the SDK must still build its client.
-		"AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
-		"AZURE_STORAGE_ACCOUNT=", "AZURE_STORAGE_KEY=", "AZURE_STORAGE_CONNECTION_STRING=", "AZURE_STORAGE_SAS_TOKEN=",
-		"MIGRATE_JOURNAL_DIR="+t.TempDir())
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = w.childEnv(append([]string{"MIGRATE_JOURNAL_DIR=" + t.TempDir()}, env...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -207,9 +220,9 @@ func (w *world) download(t *testing.T, cont, name string) []byte {
 	return buf.Bytes()
 }
 
-func (w *world) listBlobs(t *testing.T, cont string) map[string]int64 {
+// eachBlob calls fn for every blob of cont, listed straight from Azurite.
+func (w *world) eachBlob(t *testing.T, cont string, fn func(*container.BlobItem)) {
 	t.Helper()
-	out := map[string]int64{}
 	pager := w.azc.NewListBlobsFlatPager(cont, nil)
 	for pager.More() {
 		page, err := pager.NextPage(context.Background())
@@ -217,9 +230,15 @@ func (w *world) listBlobs(t *testing.T, cont string) map[string]int64 {
 			t.Fatalf("list %s: %v", cont, err)
 		}
 		for _, b := range page.Segment.BlobItems {
-			out[*b.Name] = *b.Properties.ContentLength
+			fn(b)
 		}
 	}
+}
+
+func (w *world) listBlobs(t *testing.T, cont string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	w.eachBlob(t, cont, func(b *container.BlobItem) { out[*b.Name] = *b.Properties.ContentLength })
 	return out
 }
 

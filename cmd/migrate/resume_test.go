@@ -26,10 +26,7 @@ type started struct {
 func (w *world) start(t *testing.T, args ...string) *started {
 	t.Helper()
 	s := &started{cmd: exec.Command(binary(t), args...)}
-	s.cmd.Env = append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+w.s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+w.s3.SecretKey, "AWS_REGION="+w.s3.Region,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AZURE_STORAGE_ACCOUNT="+w.az.Account, "AZURE_STORAGE_KEY="+w.az.Key, "AZURE_STORAGE_CONNECTION_STRING=", "AZURE_STORAGE_SAS_TOKEN=")
+	s.cmd.Env = w.childEnv(w.azureKey()...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.stdout, &s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/json"
 	"fmt"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"os"
 	"path/filepath"
 	"strings"
@@ -218,16 +219,9 @@ type blobSum struct {
 func (w *world) listBlobsMD5(t *testing.T, cont string) map[string]blobSum {
 	t.Helper()
 	out := map[string]blobSum{}
-	pager := w.azc.NewListBlobsFlatPager(cont, nil)
-	for pager.More() {
-		page, err := pager.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("list %s: %v", cont, err)
-		}
-		for _, b := range page.Segment.BlobItems {
-			out[*b.Name] = blobSum{size: *b.Properties.ContentLength, md5: b.Properties.ContentMD5}
-		}
-	}
+	w.eachBlob(t, cont, func(b *container.BlobItem) {
+		out[*b.Name] = blobSum{size: *b.Properties.ContentLength, md5: b.Properties.ContentMD5}
+	})
 	return out
 }
 

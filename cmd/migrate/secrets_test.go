@@ -344,14 +344,8 @@ func (w *world) runIn(t *testing.T, dir string, env []string, args ...string) (i
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, ".config"), "XDG_CACHE_HOME="+filepath.Join(dir, ".cache"),
-		"AWS_ACCESS_KEY_ID="+w.s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+w.s3.SecretKey, "AWS_REGION="+w.s3.Region,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt",
-		"AZURE_STORAGE_ACCOUNT=", "AZURE_STORAGE_KEY=", "AZURE_STORAGE_CONNECTION_STRING=", "AZURE_STORAGE_SAS_TOKEN=",
-		"MIGRATE_SSE_C_KEY=", "MIGRATE_JOURNAL_DIR="+filepath.Join(dir, "default-jobs"))
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = w.childEnv(append([]string{"HOME=" + dir, "XDG_CONFIG_HOME=" + filepath.Join(dir, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(dir, ".cache"), "MIGRATE_JOURNAL_DIR=" + filepath.Join(dir, "default-jobs")}, env...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

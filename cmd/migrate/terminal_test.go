@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -33,11 +32,7 @@ func TestLiveStatusOnATerminal(t *testing.T) {
 	defer w.proxy.SetPresignedHook(nil)
 
 	cmd := exec.Command(binary(t), "copy", "s3://"+bucket, w.az.Endpoint+"/terminal", "--s3-endpoint", w.proxy.URL, "--concurrency", "2")
-	cmd.Env = append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+w.s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+w.s3.SecretKey, "AWS_REGION="+w.s3.Region,
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AZURE_STORAGE_ACCOUNT="+w.az.Account, "AZURE_STORAGE_KEY="+w.az.Key, "AZURE_STORAGE_CONNECTION_STRING=",
-		"MIGRATE_JOURNAL_DIR="+t.TempDir(), "TERM=xterm")
+	cmd.Env = w.childEnv(append(w.azureKey(), "MIGRATE_JOURNAL_DIR="+t.TempDir(), "TERM=xterm")...)
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
 	if err != nil {
 		t.Fatal(err)
