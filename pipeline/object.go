@@ -24,6 +24,8 @@ const (
 	skipExists       = "exists at the destination"
 	skipNotNewer     = "destination not older than the source"
 	skipChanged      = "changed since the plan"
+	skipDeleted      = "deleted since the inventory"
+	changedInventory = "changed since the inventory"
 )
 
 // arrived says whether blob is obj, copied by an earlier run of this job
@@ -188,12 +190,20 @@ func (c *Copier) copyObject(ctx context.Context, r Route, w work) ObjectResult {
 		info, err = c.src.Stat(ctx, r.Bucket, obj.Key)
 		return err
 	}); err != nil {
+		if w.planned && c.o.FromInventory && providers.KindOf(err) == providers.KindNotFound {
+			res.Outcome, res.Reason = Skipped, skipDeleted+": the source has no such object now"
+			return res
+		}
 		return fail(err)
 	}
 	if info.VersionID == "" {
 		info.VersionID = obj.VersionID // pin what the listing saw
 	}
-	if w.planned && (info.Size != obj.Size || info.ETag != obj.ETag) {
+	if w.planned && c.o.FromInventory && (info.Size != obj.Size || info.ETag != obj.ETag) {
+		res.ChangedSinceInventory = true
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s: listed %d bytes, ETag %s; copied as it is now: %d bytes, ETag %s",
+			changedInventory, obj.Size, obj.ETag, info.Size, info.ETag))
+	} else if w.planned && (info.Size != obj.Size || info.ETag != obj.ETag) {
 		res.Outcome = Skipped
 		res.Reason = fmt.Sprintf("%s: planned %d bytes, ETag %s; now %d bytes, ETag %s", skipChanged, obj.Size, obj.ETag, info.Size, info.ETag)
 		return res

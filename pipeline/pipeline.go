@@ -176,6 +176,14 @@ type Options struct {
 	// whose size or ETag changed since the plan is skipped as "changed
 	// since the plan". Not journaled: such a run is re-run as it is.
 	FromPlan func(yield func(PlannedObject) error) error
+	// FromInventory says FromPlan yields the rows of an S3 Inventory
+	// report, not a plan: Filter and each route's Prefix apply to them (a
+	// row outside the prefix is passed over), and the source's HEAD
+	// decides. An object whose size or ETag changed since the inventory is
+	// copied as it is now and counted in Summary.ChangedSinceInventory; one
+	// deleted since is skipped as "deleted since the inventory". Objects
+	// created since are not in the inventory: not this run's.
+	FromInventory bool
 	// Filter selects the objects of every route; the others are counted
 	// as filtered and never journaled or dispatched.
 	Filter Filter
@@ -259,11 +267,14 @@ type ObjectResult struct {
 	Streamed  string // why the bytes went through this process ("" when they did not)
 	// Found: an earlier run of the job had copied this object without
 	// recording it; it was found at the destination and not copied again.
-	Found    bool
-	Renamed  bool   // the blob name is the key's encoding, not the key
-	Reason   string // why it was skipped or failed; one line, no secrets
-	Err      error  // the failure, for errors.As; nil unless Failed
-	Attempts int    // requests made for this object, retries included
+	Found bool
+	// ChangedSinceInventory: the object's size or ETag differed from its
+	// inventory row (Options.FromInventory); it was copied as it is now.
+	ChangedSinceInventory bool
+	Renamed               bool   // the blob name is the key's encoding, not the key
+	Reason                string // why it was skipped or failed; one line, no secrets
+	Err                   error  // the failure, for errors.As; nil unless Failed
+	Attempts              int    // requests made for this object, retries included
 	// Metadata lists what happened to each user metadata key (and to the
 	// headers Azure cannot hold); Tags to each tag.
 	Metadata []metadata.Decision
@@ -363,6 +374,10 @@ type Summary struct {
 	// Found counts objects an earlier run of the job had copied without
 	// recording it: found at the destination on resume, not copied again.
 	Found int64
+	// ChangedSinceInventory counts objects of an inventory run
+	// (Options.FromInventory) whose size or ETag differed from the
+	// inventory's: copied (or planned) as they are now.
+	ChangedSinceInventory int64
 	// Streamed counts the objects whose bytes went through this process,
 	// by reason; StreamedBytes is their payload.
 	Streamed      map[string]int64
@@ -408,6 +423,9 @@ type PlannedObject struct {
 	Bucket, Key string
 	Size        int64
 	ETag        string
+	// LastModified is known for an inventory's rows (zero for a plan's
+	// objects): --include-after and --include-before use it.
+	LastModified time.Time
 }
 
 // SizedObject names one object and its size.
@@ -760,7 +778,16 @@ func (c *Copier) enumeratePlan(ctx context.Context, out chan<- work) error {
 		if !ok {
 			return fmt.Errorf("the plan names bucket %q, which this run does not copy", p.Bucket)
 		}
-		if !c.o.Shard.Owns(p.Bucket, p.Key) {
+		obj := providers.Object{Key: p.Key, Size: p.Size, ETag: p.ETag, LastModified: p.LastModified}
+		if c.o.FromInventory {
+			r := c.o.Routes[i]
+			if !strings.HasPrefix(p.Key, r.Prefix) {
+				return nil // not this run's: as a listing of the prefix would not see it
+			}
+			if len(c.filter(r, []providers.Object{obj})) == 0 {
+				return nil
+			}
+		} else if !c.o.Shard.Owns(p.Bucket, p.Key) {
 			c.mu.Lock()
 			c.sum.OtherShards++
 			c.sum.OtherShardsBytes += p.Size
@@ -769,7 +796,7 @@ func (c *Copier) enumeratePlan(ctx context.Context, out chan<- work) error {
 		}
 		c.count(i, 1, p.Size)
 		select {
-		case out <- work{route: i, obj: providers.Object{Key: p.Key, Size: p.Size, ETag: p.ETag}, planned: true}:
+		case out <- work{route: i, obj: obj, planned: true}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -996,6 +1023,9 @@ func (c *Copier) finish(route int, r ObjectResult) {
 	if r.Found {
 		s.Found++
 	}
+	if r.ChangedSinceInventory && (r.Outcome == Copied || r.Outcome == Planned) {
+		s.ChangedSinceInventory++
+	}
 	if r.Outcome == Deleted || r.Outcome == Planned && r.Mode == ModeDelete {
 		s.Deleted++
 	}
@@ -1046,7 +1076,7 @@ var journalStates = map[Outcome]journal.State{Copied: journal.Copied, Skipped: j
 // skipKind groups skip reasons for the summary: by the known reasons,
 // else by the text before the first ": ".
 func skipKind(reason string) string {
-	for _, g := range []string{skipFolderMarker, skipBlobName, skipArchived, skipExists, skipNotNewer, skipChanged} {
+	for _, g := range []string{skipFolderMarker, skipBlobName, skipArchived, skipExists, skipNotNewer, skipChanged, skipDeleted} {
 		if strings.HasPrefix(reason, g) {
 			return g
 		}

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,6 +112,60 @@ func TestFromPlanCopiesExactlyThePlannedObjects(t *testing.T) {
 	for k, want := range map[string]bool{"a": true, "b": true, "c": false, "not-in-plan": false} {
 		if _, _, ok := r.dst.Get("c", k); ok != want {
 			t.Errorf("%s copied %v, want %v", k, ok, want)
+		}
+	}
+}
+
+func TestFromInventoryCopiesChangedAndSkipsDeleted(t *testing.T) {
+	r := newRig(t, nil)
+	for _, k := range []string{"p/a", "p/b", "p/changed", "p/deleted", "p/old", "other/x"} {
+		r.src.Put("bkt", k, payload(10, k[2]), providers.Properties{})
+	}
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	var rows []PlannedObject
+	for _, k := range []string{"p/a", "p/b", "p/changed", "p/deleted", "p/old", "other/x"} {
+		_, info, _ := r.src.Get("bkt", k)
+		lm := info.LastModified
+		if k == "p/old" {
+			lm = old
+		}
+		rows = append(rows, PlannedObject{Bucket: "bkt", Key: k, Size: info.Size, ETag: info.ETag, LastModified: lm})
+	}
+	r.src.Put("bkt", "p/changed", payload(12, 9), providers.Properties{})
+	r.src.Delete("bkt", "p/deleted")
+	r.src.Put("bkt", "p/created", payload(5, 1), providers.Properties{})
+	var results []ObjectResult
+	var mu sync.Mutex
+	c, err := New(r.src, r.dst, Options{Routes: []Route{{Bucket: "bkt", Prefix: "p/", Container: "c"}}, Retry: fastRetry(),
+		FromInventory: true, Filter: Filter{After: old.Add(time.Hour)},
+		OnResult: func(res ObjectResult) { mu.Lock(); results = append(results, res); mu.Unlock() },
+		FromPlan: func(yield func(PlannedObject) error) error {
+			for _, p := range rows {
+				if err := yield(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := c.Run(context.Background())
+	if err != nil || sum.Objects != 4 || sum.Copied != 3 || sum.Skipped != 1 || sum.SkipReasons[skipDeleted] != 1 ||
+		sum.ChangedSinceInventory != 1 || sum.Filtered["modified before --include-after"] != 1 || r.src.Calls("List") != 0 {
+		t.Fatalf("summary %+v err %v (List calls %d)", sum, err, r.src.Calls("List"))
+	}
+	for k, want := range map[string]bool{"a": true, "b": true, "changed": true, "deleted": false, "old": false, "created": false, "x": false} {
+		if _, _, ok := r.dst.Get("c", k); ok != want {
+			t.Errorf("%s copied %v, want %v", k, ok, want)
+		}
+	}
+	if data, _, _ := r.dst.Get("c", "changed"); len(data) != 12 {
+		t.Errorf("the changed object was copied with %d bytes, want its new 12", len(data))
+	}
+	for _, res := range results {
+		if res.Key == "p/changed" && (!res.ChangedSinceInventory || res.Size != 12 || len(res.Warnings) != 1 || !strings.HasPrefix(res.Warnings[0], changedInventory)) {
+			t.Errorf("changed object's result %+v", res)
 		}
 	}
 }

@@ -71,6 +71,7 @@ type copyFlags struct {
 	output           string
 	planFile         string
 	fromPlan         string
+	sourceInventory  string
 	prices           prices
 	noProgress       bool
 	statusInterval   time.Duration
@@ -134,6 +135,7 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.output, "output", "text", "text for a person, or json: JSON Lines on stdout (docs/output.md), the last line the whole report")
 	fs.StringVar(&f.planFile, "plan-file", "", "with --dry-run (or 'migrate plan'): write the plan, one JSON line per object, to this file; 'migrate copy --from-plan FILE' executes it")
 	fs.StringVar(&f.fromPlan, "from-plan", "", "copy exactly the objects of a saved plan (--plan-file), with its options; objects changed since are reported and skipped")
+	fs.StringVar(&f.sourceInventory, "source-inventory", "", "list the source bucket from this S3 Inventory report (a local manifest.json, CSV data files under data/) instead of ListObjectsV2; objects changed since are copied as they are now, deleted ones skipped, created ones left to 'migrate sync'")
 	fs.Float64Var(&f.prices.S3RequestPer1000, "price-s3-request", 0.0004, "estimate: US$ per 1,000 S3 GET/HEAD requests")
 	fs.Float64Var(&f.prices.S3ListPer1000, "price-s3-list", 0.005, "estimate: US$ per 1,000 S3 LIST requests")
 	fs.Float64Var(&f.prices.EgressPerGB, "price-egress", 0.09, "estimate: US$ per GiB sent out of S3")
@@ -199,13 +201,16 @@ type copyJob struct {
 	output     string // text or json
 	planFile   string // --plan-file
 	fromPlan   string // --from-plan
-	prices     prices // for the estimate
-	noProgress bool
-	interval   time.Duration
-	logLevel   slog.Level
-	logFile    string
-	jobID      string // --job-id: the job's name, resumed when it exists
-	pipeOpts   pipeline.Options
+	// sourceInventory is --source-inventory: the manifest.json whose rows
+	// replace the listing.
+	sourceInventory string
+	prices          prices // for the estimate
+	noProgress      bool
+	interval        time.Duration
+	logLevel        slog.Level
+	logFile         string
+	jobID           string // --job-id: the job's name, resumed when it exists
+	pipeOpts        pipeline.Options
 }
 
 // shardFrom resolves --shard I/N, or --shard-count N with I from
@@ -405,6 +410,14 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		return copyJob{}, usagef("--output must be text or json, got %q", f.output)
 	}
 	j.output, j.planFile, j.fromPlan, j.prices = f.output, f.planFile, f.fromPlan, f.prices
+	if j.sourceInventory = f.sourceInventory; j.sourceInventory != "" {
+		switch {
+		case j.src.Bucket == "":
+			return copyJob{}, usagef("--source-inventory lists one bucket: give it as the source (s3://bucket[/prefix])")
+		case f.jobID != "":
+			return copyJob{}, usagef("--source-inventory runs are not journaled (run one again to resume it, with --overwrite=false to pass over what is copied): no --job-id")
+		}
+	}
 	j.noProgress, j.interval, j.logFile, j.jobID = f.noProgress, f.statusInterval, f.logFile, f.jobID
 	if err := j.logLevel.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return copyJob{}, usagef("--log-level must be debug, info, warn or error, got %q", f.logLevel)
@@ -507,6 +520,9 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	if j.fromPlan != "" {
 		return runFromPlan(ctx, j.fromPlan, getenv, stdout, stderr)
 	}
+	if j.sourceInventory != "" {
+		return runFromInventory(ctx, j, args, stdout, stderr)
+	}
 	var jr *journal.Journal
 	rep := newReporter(j.output, j.prices, stdout, stderr)
 	if !j.pipeOpts.DryRun {
@@ -571,6 +587,9 @@ func runSync(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	j, err := parseCopy(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if j.sourceInventory != "" {
+		return usagef("--source-inventory belongs to 'migrate copy': a sync compares listings (follow an inventory copy with a sync for what changed since)")
 	}
 	if j.pipeOpts.Shard.Count > 0 {
 		return usagef("a sync cannot be sharded (a blob whose source is gone has no key to assign it to a shard): shard 'migrate copy', then sync once")

@@ -138,12 +138,15 @@ type summaryRecord struct {
 	Renamed     int64            `json:"renamed_keys"`
 	Found       int64            `json:"found_at_destination"`
 	Unchanged   int64            `json:"unchanged"`
-	Deleted     int64            `json:"deleted"`
-	Extra       int64            `json:"extra_blobs"`
-	Warnings    int64            `json:"warnings"`
-	ElapsedSec  float64          `json:"elapsed_seconds"`
-	Requests    int64            `json:"requests"`
-	OK          bool             `json:"ok"`
+	// ChangedSince counts, in a --source-inventory run, the objects
+	// copied as they are now because they changed since the inventory.
+	ChangedSince int64   `json:"changed_since_inventory,omitempty"`
+	Deleted      int64   `json:"deleted"`
+	Extra        int64   `json:"extra_blobs"`
+	Warnings     int64   `json:"warnings"`
+	ElapsedSec   float64 `json:"elapsed_seconds"`
+	Requests     int64   `json:"requests"`
+	OK           bool    `json:"ok"`
 }
 
 type countsRecord struct {
@@ -199,7 +202,7 @@ func summaryDoc(service string, s pipeline.Summary, maps []naming.Mapping, p pri
 	d := summaryRecord{Type: "summary", Version: schemaVersion, DryRun: s.DryRun, Destination: service, Totals: counts(s.Counts),
 		SkipReasons: s.SkipReasons, Filtered: s.Filtered, Streamed: s.Streamed, Metadata: s.MetadataActions,
 		Estimate: estimateRecord{Requests: s.Estimate, CostUSD: p.cost(s.Estimate), Prices: p},
-		Renamed:  s.Renamed, Found: s.Found, Unchanged: s.Unchanged, Deleted: s.Deleted, Extra: s.Extra, Warnings: s.Warnings,
+		Renamed:  s.Renamed, Found: s.Found, Unchanged: s.Unchanged, ChangedSince: s.ChangedSinceInventory, Deleted: s.Deleted, Extra: s.Extra, Warnings: s.Warnings,
 		ElapsedSec: s.Elapsed.Seconds(), Requests: s.Requests, OK: s.OK(),
 		Buckets: []bucketRecord{}, Largest: []largestRecord{}, Failures: []failureRecord{}}
 	d.Totals.StreamedBytes = s.StreamedBytes

@@ -128,6 +128,9 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		fmt.Fprintf(w, "  other shards:    %d (%s) (listed, left to the other shards)\n", s.OtherShards, pipeline.FormatBytes(s.OtherShardsBytes))
 	}
 	fmt.Fprintf(w, "  failed:          %d (%s)\n", s.Failed, pipeline.FormatBytes(s.FailedBytes))
+	if s.ChangedSinceInventory > 0 {
+		fmt.Fprintf(w, "  changed since the inventory: %d (copied as they are now)\n", s.ChangedSinceInventory)
+	}
 	if s.Unchanged > 0 {
 		fmt.Fprintf(w, "  unchanged:       %d (already at the destination)\n", s.Unchanged)
 	}
