@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/migrate-tool/migrate/providers"
@@ -44,6 +45,7 @@ type S3Proxy struct {
 	refuse    map[[2]string]int
 	presigned map[[2]string]int // presigned GETs seen, per object
 	hook      func(bucket, key string, n int) int
+	inflight  atomic.Int64 // requests being served, not yet recorded
 	reqHook   func(S3Record) int
 }
 
@@ -77,7 +79,12 @@ func NewS3Proxy(target string) (*S3Proxy, error) {
 }
 
 // Records returns a copy of the requests seen so far, in completion order.
+// A client can read a whole response before the proxy has recorded it, so
+// Records first waits (up to 2 s) until no request is still in flight.
 func (p *S3Proxy) Records() []S3Record {
+	for deadline := time.Now().Add(2 * time.Second); p.inflight.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]S3Record(nil), p.records...)
@@ -140,6 +147,8 @@ func (p *S3Proxy) Close() error {
 }
 
 func (p *S3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.inflight.Add(1)
+	defer p.inflight.Add(-1)
 	bucket, key := splitS3Path(r.URL.Path)
 	q := r.URL.Query()
 	rec := S3Record{
