@@ -14,8 +14,7 @@ import (
 
 // TestDestination runs the conformance suite for a Destination, and for the
 // URLIngester, BlockStager, ContainerLister and BlockLister capabilities it
-// has. Every
-// subtest creates its own container from h.NewContainerName.
+// has. Every subtest creates its own container from h.NewContainerName.
 func TestDestination(t *testing.T, h DestinationHarness) {
 	if h.Destination == nil || h.NewContainerName == nil {
 		t.Fatal("providertest: DestinationHarness needs Destination and NewContainerName")
