@@ -84,6 +84,9 @@ func planBlocks(size, requested, def int64, lim providers.Limits) (BlockPlan, er
 		return BlockPlan{}, fmt.Errorf("block size %s is larger than the destination's limit of %s", FormatBytes(bs), FormatBytes(lim.MaxBlockSize))
 	}
 	n := ceilDiv(size, bs)
+	if n > 1 && bs < lim.MinBlockSize {
+		return BlockPlan{}, fmt.Errorf("block size %s is smaller than the destination's minimum of %s", FormatBytes(bs), FormatBytes(lim.MinBlockSize))
+	}
 	if n > maxBlocks {
 		return BlockPlan{}, fmt.Errorf("object of %s needs %d blocks of %s, more than the destination's limit of %d blocks; use a block size of at least %s",
 			FormatBytes(size), n, FormatBytes(bs), maxBlocks, FormatBytes(ceilDiv(ceilDiv(size, maxBlocks), MiB)*MiB))

@@ -11,17 +11,8 @@ import (
 	"github.com/migrate-tool/migrate/providers"
 )
 
-// StartAfterLister is a Source whose listing can begin after any string,
-// not only at a continuation token it handed out: S3 ListObjectsV2's
-// start-after. It is what makes a parallel listing possible. (A prototype
-// for issue 10: it belongs in package providers, next to the other
-// capabilities, once providers/s3 implements it.)
-type StartAfterLister interface {
-	// ListAfter returns the first page of the keys of bucket under
-	// opts.Prefix that sort after startAfter (opts.Token is ignored); the
-	// page's Next continues it with Source.List as usual.
-	ListAfter(ctx context.Context, bucket string, opts providers.ListOptions, startAfter string) (providers.Page, error)
-}
+// StartAfterLister is providers.StartAfterLister.
+type StartAfterLister = providers.StartAfterLister
 
 // probeAlphabet are the characters a split point is looked for at: the
 // printable ASCII characters. Keys may hold others; they are still listed

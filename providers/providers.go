@@ -241,13 +241,95 @@ type Deleter interface {
 
 // Limits are a destination's size rules, used by the planner.
 type Limits struct {
-	MaxPutBlobFromURL int64 // largest source of one PutBlobFromURL
+	// MaxPutBlobFromURL is the largest source of one PutBlobFromURL, or of
+	// one ObjectCopier.CopyObject (S3: 5 GiB).
+	MaxPutBlobFromURL int64
 	MaxBlockSize      int64 // largest block
 	MaxBlocks         int   // most committed blocks of one blob
+	// MinBlockSize is the smallest block but the last (S3: 5 MiB parts);
+	// 0 for none.
+	MinBlockSize int64
+	// AnyMetadataName says metadata names need only be valid HTTP header
+	// field names (S3). When false they must be C# identifiers (Azure) and
+	// the metadata policy applies.
+	AnyMetadataName bool
 }
 
 // Limiter is a Destination that states its limits; the pipeline assumes
 // Azure's when a destination does not.
 type Limiter interface {
 	Limits() Limits
+}
+
+// SourceDeleter is a Source that can delete objects: 'migrate move' deletes
+// each source object once its copy is verified.
+type SourceDeleter interface {
+	// DeleteObject deletes obj (its version, when obj.VersionID is set);
+	// a missing object is NotFound.
+	DeleteObject(ctx context.Context, bucket string, obj Object) error
+}
+
+// BlobPutter is a Destination that writes a whole blob from this process in
+// one request (Azure Put Blob, S3 PutObject): the streaming path of an
+// object that fits in one block, and of most local files.
+type BlobPutter interface {
+	// PutBlob creates or replaces blob name with size bytes read from body,
+	// from its current position, and props. body may be read more than once
+	// (to checksum it, or to retry): the provider seeks back itself.
+	PutBlob(ctx context.Context, container, name string, body io.ReadSeeker, size int64, props Properties) error
+}
+
+// BlockUploader is a Destination whose blocks belong to an upload that is
+// begun, with the blob's properties and the complete ordered list of its
+// block IDs, before any block is staged, and that must be aborted when the
+// copy fails, or it lingers (S3 multipart uploads: block ids[i] is part
+// i+1). The pipeline calls BeginBlocks before the first StageBlock or
+// StageBlockFromCopy of a blob, and AbortBlocks when the blob cannot be
+// committed, the run's cancellation included.
+type BlockUploader interface {
+	// BeginBlocks starts the upload of blob name. Incomplete uploads of the
+	// same name that an earlier, killed run left behind are aborted first,
+	// so nothing is ever orphaned and nothing is staged yet.
+	BeginBlocks(ctx context.Context, container, name string, ids []BlockID, props Properties) error
+	// AbortBlocks discards the upload begun for blob name and every block
+	// staged in it; no error when there is none.
+	AbortBlocks(ctx context.Context, container, name string) error
+}
+
+// CopySource names an object that an ObjectCopier copies server-side.
+type CopySource struct {
+	Bucket string
+	// Object is the object as listed: Key and Size always; VersionID pins
+	// a version; ETag, when set, must still match (S3:
+	// x-amz-copy-source-if-match) or the copy fails with KindPrecondition.
+	Object Object
+}
+
+// ObjectCopier is a Destination that copies objects server-side from a
+// Source of its own service (S3 CopyObject and UploadPartCopy): the bytes
+// never pass through this process.
+type ObjectCopier interface {
+	BlockCommitter
+	// CopiesFrom reports whether this destination can copy objects of src
+	// server-side: the same service and endpoint, and credentials that can
+	// read it.
+	CopiesFrom(src Source) bool
+	// CopyObject creates or replaces blob name with the whole of src (at
+	// most Limits().MaxPutBlobFromURL bytes). With props nil the source's
+	// metadata, headers and tags are kept as they are (S3: metadata and
+	// tagging directives COPY); otherwise they are replaced by *props.
+	CopyObject(ctx context.Context, container, name string, src CopySource, props *Properties) error
+	// StageBlockFromCopy stages bytes r of src as block id of blob name
+	// (S3: UploadPartCopy).
+	StageBlockFromCopy(ctx context.Context, container, name string, id BlockID, src CopySource, r Range) error
+}
+
+// StartAfterLister is a Source whose listing can begin after any string,
+// not only at a continuation token it handed out: S3 ListObjectsV2's
+// start-after. It is what makes a parallel listing possible.
+type StartAfterLister interface {
+	// ListAfter returns the first page of the keys of bucket under
+	// opts.Prefix that sort after startAfter (opts.Token is ignored); the
+	// page's Next continues it with Source.List as usual.
+	ListAfter(ctx context.Context, bucket string, opts ListOptions, startAfter string) (Page, error)
 }
