@@ -288,6 +288,12 @@ func (d doerClient) Do(r *http.Request) (*http.Response, error) { return d.rt.Ro
 // without quotes; VersionID is always "" (ListObjectsV2 reports current
 // versions only). A missing bucket is NotFound.
 func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOptions) (providers.Page, error) {
+	return s.list(ctx, bucket, opts, "")
+}
+
+// list is List, and ListAfter when startAfter is set (StartAfter instead
+// of a continuation token).
+func (s *Source) list(ctx context.Context, bucket string, opts providers.ListOptions, startAfter string) (providers.Page, error) {
 	const op = "ListObjectsV2"
 	if bucket == "" {
 		return providers.Page{}, invalid(op, bucket, "empty bucket name")
@@ -308,7 +314,9 @@ func (s *Source) List(ctx context.Context, bucket string, opts providers.ListOpt
 	if opts.Prefix != "" {
 		in.Prefix = aws.String(opts.Prefix)
 	}
-	if opts.Token != "" {
+	if startAfter != "" {
+		in.StartAfter = aws.String(startAfter)
+	} else if opts.Token != "" {
 		in.ContinuationToken = aws.String(opts.Token)
 	}
 	out, err := routed(s, bucket, func(o ...func(*s3sdk.Options)) (*s3sdk.ListObjectsV2Output, error) {
