@@ -17,6 +17,9 @@ type NameOptions struct {
 	RenameInvalidKeys bool
 	// KeepFolderMarkers: keys ending in "/" are blobs, not skipped.
 	KeepFolderMarkers bool
+	// AnyName: the destination takes any key as a name (an S3 bucket), so
+	// Azure's blob name rules are not checked.
+	AnyName bool
 }
 
 // BlobNameFor is the blob name a copy gives key under route r: the key
@@ -39,6 +42,9 @@ func BlobNameFor(r Route, key string, o NameOptions) (name string, renamed bool,
 		rel, renamed = naming.EncodeBlobName(rel)
 	}
 	name = naming.JoinBlobName(r.DestPrefix, rel)
+	if o.AnyName {
+		return name, renamed, ""
+	}
 	if err := naming.CheckBlobName(name); err != nil {
 		return name, false, skipBlobName + ": " + err.Error()
 	}

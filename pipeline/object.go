@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -45,7 +47,12 @@ func (c *Copier) arrived(obj providers.Object, blob providers.ObjectInfo) bool {
 // this run's options), whether it is an encoding of the key, or why the
 // object is skipped.
 func (c *Copier) blobName(r Route, key string) (name string, renamed bool, skip string) {
-	return BlobNameFor(r, key, NameOptions{RenameInvalidKeys: c.o.RenameInvalidKeys, KeepFolderMarkers: c.o.KeepFolderMarkers})
+	return BlobNameFor(r, key, c.nameOptions())
+}
+
+// nameOptions are the naming options of this run and destination.
+func (c *Copier) nameOptions() NameOptions {
+	return NameOptions{RenameInvalidKeys: c.o.RenameInvalidKeys, KeepFolderMarkers: c.o.KeepFolderMarkers, AnyName: c.limits.AnyBlobName}
 }
 
 // plan is everything decided about one object before any write.
@@ -53,6 +60,37 @@ type plan struct {
 	props  providers.Properties
 	mode   Mode
 	blocks BlockPlan
+	// keepProps: a copy within one service keeps the source's metadata,
+	// headers and tags as they are (nothing of this run changes them).
+	keepProps bool
+}
+
+// userMetadata is the source's metadata with Options.Metadata set over it
+// (names compared case-insensitively, as both services do).
+func (c *Copier) userMetadata(src map[string]string) map[string]string {
+	if len(c.o.Metadata) == 0 {
+		return src
+	}
+	out := make(map[string]string, len(src)+len(c.o.Metadata))
+	for k, v := range src {
+		out[k] = v
+	}
+	for k, v := range c.o.Metadata {
+		for old := range out {
+			if strings.EqualFold(old, k) {
+				delete(out, old)
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// changesProps says this run sets properties of its own, so a copy within
+// one service cannot just keep the source's.
+func (c *Copier) changesProps() bool {
+	o := c.o
+	return o.ContentType != "" || len(o.Metadata) > 0 || o.PreserveSourceInfo || o.KeepS3Headers || o.BlobTier != ""
 }
 
 // decide makes the plan of obj from what Stat (and, for tagged objects,
@@ -80,9 +118,17 @@ func (c *Copier) decide(info providers.ObjectInfo, tags map[string]string, res *
 			extra[k] = v
 		}
 	}
-	user, err := metadata.Merge(info.Metadata, extra)
+	if c.o.ContentType != "" {
+		p.props.ContentType = c.o.ContentType
+	}
+	user, err := metadata.Merge(c.userMetadata(info.Metadata), extra)
 	if err != nil {
 		return p, "", err
+	}
+	if c.limits.AnyMetadataName {
+		// The destination holds any name the source can: nothing to map.
+		p.props.Metadata, p.props.Tags = user, tags
+		return c.decideMode(info, p, res)
 	}
 	md, err := metadata.Map(user, c.o.MetadataPolicy)
 	res.Metadata = append(dropped, md.Decisions...)
@@ -111,16 +157,25 @@ func (c *Copier) decide(info providers.ObjectInfo, tags map[string]string, res *
 		p.props.Tier = tier
 	}
 	res.Tier = p.props.Tier
+	return c.decideMode(info, p, res)
+}
 
-	streamOnly := c.o.TransferMode == Stream || (!c.o.DryRun && c.ingest == nil)
+// decideMode decides how the bytes of the object move.
+func (c *Copier) decideMode(info providers.ObjectInfo, p plan, res *ObjectResult) (plan, string, error) {
+	var err error
 	switch size := info.Size; {
 	case size == 0:
 		p.mode = ModeEmpty
-	case streamOnly:
+	case c.o.TransferMode == Stream || !c.canServerSide:
 		p.mode = ModeStream
 		p.blocks, err = PlanStreamBlocks(size, c.o.BlockSize, c.limits)
+	case size <= c.o.PutBlobMaxSize && c.within:
+		p.mode, p.keepProps = ModeCopy, !c.changesProps()
 	case size <= c.o.PutBlobMaxSize:
 		p.mode = ModePutFromURL
+	case c.within:
+		p.mode = ModeCopyParts
+		p.blocks, err = PlanBlocks(size, c.o.BlockSize, c.limits)
 	default:
 		p.mode = ModeBlocksFromURL
 		p.blocks, err = PlanBlocks(size, c.o.BlockSize, c.limits)
@@ -129,6 +184,7 @@ func (c *Copier) decide(info providers.ObjectInfo, tags map[string]string, res *
 		return p, "", &providers.Error{Kind: providers.KindInvalid, Op: "PlanBlocks", Msg: err.Error()}
 	}
 	res.Blocks = p.blocks.Count
+	res.SinglePut = p.mode == ModeStream && p.blocks.Count == 1 && c.canPut
 	return p, "", nil
 }
 
@@ -173,6 +229,11 @@ func (c *Copier) copyObject(ctx context.Context, r Route, w work) ObjectResult {
 		switch {
 		case exists && w.inDoubt && c.arrived(obj, blob):
 			res.Outcome, res.Found = Copied, true
+			if c.srcDel != nil {
+				if err := c.deleteSource(ctx, r, obj, "", name, &res); err != nil {
+					return fail(err)
+				}
+			}
 			return res
 		case exists && c.o.Overwrite == OverwriteNever:
 			res.Outcome, res.Reason = Skipped, skipExists+": --overwrite=false"
@@ -238,8 +299,54 @@ func (c *Copier) copyObject(ctx context.Context, r Route, w work) ObjectResult {
 	if err := c.execute(ctx, r, info.Object, name, p, &res); err != nil {
 		return fail(err)
 	}
+	if c.srcDel != nil {
+		if err := c.deleteSource(ctx, r, info.Object, info.Encryption, name, &res); err != nil {
+			return fail(err)
+		}
+	}
 	res.Outcome = Copied
 	return res
+}
+
+// deleteSource finishes the move of obj: it reads the blob back, compares
+// it with obj, and deletes obj only when they match.
+func (c *Copier) deleteSource(ctx context.Context, r Route, obj providers.Object, encryption, name string, res *ObjectResult) error {
+	var blob providers.ObjectInfo
+	if err := c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+		var err error
+		blob, err = c.dst.StatBlob(ctx, r.Container, name)
+		return err
+	}); err != nil {
+		return fmt.Errorf("move: reading the copy back before deleting the source (the source is kept): %w", err)
+	}
+	if why := copyDiffers(obj, encryption, blob); why != "" {
+		return &providers.Error{Kind: providers.KindPrecondition, Op: "VerifyMove", Where: r.Container + "/" + name,
+			Msg: why + "; the source is kept (copy it again to retry)"}
+	}
+	err := c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+		return c.srcDel.DeleteObject(ctx, r.Bucket, obj)
+	})
+	if err != nil && providers.KindOf(err) != providers.KindNotFound { // NotFound: a killed run deleted it already
+		return fmt.Errorf("move: copied and verified, but deleting the source failed: %w", err)
+	}
+	res.SourceDeleted = true
+	return nil
+}
+
+// copyDiffers says how blob differs from the object it was copied from,
+// or "" when it matches: the same size and, where both sides know an MD5
+// (a plain S3 ETag of an object not encrypted with KMS or a customer key,
+// and the blob's Content-MD5), the same MD5. Multipart ETags are not
+// compared: they depend on how each side was cut into parts.
+func copyDiffers(obj providers.Object, encryption string, blob providers.ObjectInfo) string {
+	if blob.Size != obj.Size {
+		return fmt.Sprintf("the copy has %d bytes, the source %d", blob.Size, obj.Size)
+	}
+	plainMD5 := len(obj.ETag) == 32 && (encryption == "" || encryption == "AES256")
+	if got := hex.EncodeToString(blob.ContentMD5); plainMD5 && len(blob.ContentMD5) == 16 && !strings.EqualFold(got, obj.ETag) {
+		return fmt.Sprintf("the copy's MD5 is %s, the source's ETag %s", got, obj.ETag)
+	}
+	return ""
 }
 
 // recordRename writes one line of the rename manifest.
@@ -303,10 +410,17 @@ func (c *Copier) execute(ctx context.Context, r Route, obj providers.Object, nam
 
 // serverSide moves obj's bytes with one Put Blob From URL or block by block.
 func (c *Copier) serverSide(ctx context.Context, r Route, obj providers.Object, name string, p plan, res *ObjectResult) error {
-	if p.mode == ModeBlocksFromURL {
+	if p.mode == ModeBlocksFromURL || p.mode == ModeCopyParts {
 		return c.copyBlocks(ctx, r, obj, name, p, res)
 	}
 	return c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+		if c.copier != nil {
+			var props *providers.Properties
+			if !p.keepProps {
+				props = &p.props
+			}
+			return c.copier.CopyObject(ctx, r.Container, name, providers.CopySource{Bucket: r.Bucket, Object: obj}, props)
+		}
 		u, err := c.presign(ctx, r.Bucket, obj)
 		if err != nil {
 			return err
@@ -337,6 +451,9 @@ func (c *Copier) presign(ctx context.Context, bucket string, obj providers.Objec
 func (c *Copier) copyBlocks(ctx context.Context, r Route, obj providers.Object, name string, p plan, res *ObjectResult) error {
 	return c.blocks(ctx, r, obj, name, p.blocks, p.props, res, func(ctx context.Context, id providers.BlockID, rg providers.Range, attempts *int) error {
 		return c.call(ctx, attempts, func(ctx context.Context) error {
+			if c.copier != nil {
+				return c.copier.StageBlockFromCopy(ctx, r.Container, name, id, providers.CopySource{Bucket: r.Bucket, Object: obj}, rg)
+			}
 			u, err := c.presign(ctx, r.Bucket, obj)
 			if err != nil {
 				return err
@@ -355,35 +472,53 @@ func (c *Copier) stream(ctx context.Context, r Route, obj providers.Object, name
 		return &providers.Error{Kind: providers.KindInvalid, Op: "PlanBlocks", Msg: err.Error()}
 	}
 	res.Blocks = plan.Count
-	return c.blocks(ctx, r, obj, name, plan, props, res, func(ctx context.Context, id providers.BlockID, rg providers.Range, attempts *int) error {
-		weight := min(rg.Count, c.o.StreamMemory)
-		if err := c.mem.Acquire(ctx, weight); err != nil {
-			return &providers.Error{Kind: providers.KindCanceled, Err: err}
-		}
-		defer c.mem.Release(weight)
-		buf := c.bufs.get(rg.Count)
-		defer c.bufs.put(buf)
-		err := c.call(ctx, attempts, func(ctx context.Context) error {
-			rc, err := c.reader.OpenRange(ctx, r.Bucket, obj, rg)
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			if _, err := io.ReadFull(rc, buf); err != nil {
-				if ctx.Err() != nil {
-					return &providers.Error{Kind: providers.KindCanceled, Err: ctx.Err()}
-				}
-				return &providers.Error{Kind: providers.KindTransient, Op: "ReadRange", Where: r.Bucket + "/" + obj.Key, Err: err}
-			}
-			return nil
+	if plan.Count == 1 && c.putter != nil {
+		// One block: one Put Blob (PutObject) instead of a block and a
+		// commit, or an upload's three requests.
+		res.SinglePut = true
+		return c.readBlock(ctx, r, obj, plan.Range(0), &res.Attempts, func(buf []byte) error {
+			return c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+				return c.putter.PutBlob(ctx, r.Container, name, bytes.NewReader(buf), int64(len(buf)), props)
+			})
 		})
+	}
+	return c.blocks(ctx, r, obj, name, plan, props, res, func(ctx context.Context, id providers.BlockID, rg providers.Range, attempts *int) error {
+		return c.readBlock(ctx, r, obj, rg, attempts, func(buf []byte) error {
+			return c.call(ctx, attempts, func(ctx context.Context) error {
+				return c.stager.StageBlock(ctx, r.Container, name, id, bytes.NewReader(buf), rg.Count)
+			})
+		})
+	})
+}
+
+// readBlock reads range rg of obj into a reused buffer, under the stream
+// memory bound, and hands it to use.
+func (c *Copier) readBlock(ctx context.Context, r Route, obj providers.Object, rg providers.Range, attempts *int, use func([]byte) error) error {
+	weight := min(rg.Count, c.o.StreamMemory)
+	if err := c.mem.Acquire(ctx, weight); err != nil {
+		return &providers.Error{Kind: providers.KindCanceled, Err: err}
+	}
+	defer c.mem.Release(weight)
+	buf := c.bufs.get(rg.Count)
+	defer c.bufs.put(buf)
+	err := c.call(ctx, attempts, func(ctx context.Context) error {
+		rc, err := c.reader.OpenRange(ctx, r.Bucket, obj, rg)
 		if err != nil {
 			return err
 		}
-		return c.call(ctx, attempts, func(ctx context.Context) error {
-			return c.stager.StageBlock(ctx, r.Container, name, id, bytes.NewReader(buf), rg.Count)
-		})
+		defer rc.Close()
+		if _, err := io.ReadFull(rc, buf); err != nil {
+			if ctx.Err() != nil {
+				return &providers.Error{Kind: providers.KindCanceled, Err: ctx.Err()}
+			}
+			return &providers.Error{Kind: providers.KindTransient, Op: "ReadRange", Where: r.Bucket + "/" + obj.Key, Err: err}
+		}
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return use(buf)
 }
 
 // blocks stages the blocks of plan that an earlier, interrupted run did not
@@ -391,8 +526,23 @@ func (c *Copier) stream(ctx context.Context, r Route, obj providers.Object, name
 // the global request bound, then commits all of them in order. Until the
 // commit succeeds, an existing blob of that name is untouched.
 func (c *Copier) blocks(ctx context.Context, r Route, obj providers.Object, name string, plan BlockPlan, props providers.Properties,
-	res *ObjectResult, stage func(ctx context.Context, id providers.BlockID, rg providers.Range, attempts *int) error) error {
+	res *ObjectResult, stage func(ctx context.Context, id providers.BlockID, rg providers.Range, attempts *int) error) (err error) {
 	ids := BlockIDs(r.Bucket, obj, plan)
+	if c.uploader != nil {
+		// The blocks belong to an upload (S3 multipart): begun with the
+		// properties, and aborted unless committed, so that a failed or
+		// interrupted copy leaves nothing behind to be billed.
+		if err := c.call(ctx, &res.Attempts, func(ctx context.Context) error {
+			return c.uploader.BeginBlocks(ctx, r.Container, name, ids, props)
+		}); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				c.abort(ctx, r, name, res)
+			}
+		}()
+	}
 	done := map[providers.BlockID]bool{}
 	if c.staged != nil {
 		var staged []providers.BlockID
@@ -450,4 +600,17 @@ func (c *Copier) blocks(ctx context.Context, r Route, obj providers.Object, name
 	return c.call(ctx, &res.Attempts, func(ctx context.Context) error {
 		return c.commit.CommitBlocks(ctx, r.Container, name, ids, props)
 	})
+}
+
+// abort discards the upload of a blob that could not be committed, even
+// when the run is being canceled: an incomplete upload would stay behind.
+func (c *Copier) abort(ctx context.Context, r Route, name string, res *ObjectResult) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	err := c.call(actx, &res.Attempts, func(ctx context.Context) error {
+		return c.uploader.AbortBlocks(ctx, r.Container, name)
+	})
+	if err != nil {
+		res.Warnings = append(res.Warnings, "the incomplete upload could not be aborted (a later run of the same copy aborts it): "+providers.Redact(err.Error()))
+	}
 }

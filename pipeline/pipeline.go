@@ -162,6 +162,21 @@ type Options struct {
 	// KeepFolderMarkers copies keys ending in "/" as zero-byte blobs
 	// instead of skipping them.
 	KeepFolderMarkers bool
+	// ContentType, when set, replaces every object's Content-Type (a local
+	// file's is guessed from its extension by the source).
+	ContentType string
+	// Metadata is user metadata set on every blob, over the source's own
+	// (a key in both takes this value); the metadata policy applies to it
+	// as to the source's.
+	Metadata map[string]string
+	// DeleteSource makes the run a move: once an object is copied (or
+	// found copied by an earlier run of the job), the destination is read
+	// back and compared (size, and the MD5 or ETag where both sides have a
+	// comparable one), and only then is the source object deleted (the
+	// source must be a providers.SourceDeleter). An object whose
+	// verification fails is a failure and its source is kept.
+	DeleteSource bool
+
 	// Sync compares each route's source listing with its destination
 	// listing in one streaming pass (no per-object HEAD on either side) and
 	// copies only what is missing or changed; see Changed. A sync is not
@@ -249,6 +264,8 @@ const (
 	ModePutFromURL    Mode = "put-blob-from-url" // one server-side request
 	ModeBlocksFromURL Mode = "blocks-from-url"   // server-side, block by block, then commit
 	ModeStream        Mode = "stream"            // ranges read through this process, staged with Put Block
+	ModeCopy          Mode = "copy-object"       // one server-side copy within the service (S3 CopyObject)
+	ModeCopyParts     Mode = "upload-part-copy"  // server-side within the service, part by part, then complete
 	ModeDelete        Mode = "delete"            // sync: the blob's source is gone
 )
 
@@ -265,6 +282,12 @@ type ObjectResult struct {
 	Blocks    int    // blocks of a block-by-block copy (planned or staged)
 	Resumed   int    // blocks found already staged by an earlier run, not fetched again
 	Streamed  string // why the bytes went through this process ("" when they did not)
+	// SinglePut: a streamed object of one block, written with one request
+	// (Put Blob, PutObject) instead of a block and a commit.
+	SinglePut bool
+	// SourceDeleted: a move deleted the source object after verifying
+	// its copy.
+	SourceDeleted bool
 	// Found: an earlier run of the job had copied this object without
 	// recording it; it was found at the destination and not copied again.
 	Found bool
@@ -374,6 +397,9 @@ type Summary struct {
 	// Found counts objects an earlier run of the job had copied without
 	// recording it: found at the destination on resume, not copied again.
 	Found int64
+	// SourcesDeleted counts the source objects a move deleted, each after
+	// its copy was verified.
+	SourcesDeleted int64
 	// ChangedSinceInventory counts objects of an inventory run
 	// (Options.FromInventory) whose size or ETag differed from the
 	// inventory's: copied (or planned) as they are now.
@@ -482,11 +508,22 @@ type Copier struct {
 	stager providers.BlockStager // nil in a dry run or when streaming is off
 	staged providers.BlockLister // nil when the destination cannot tell
 	commit providers.BlockCommitter
-	mem    *semaphore.Weighted // bytes of stream buffers: the memory bound
-	bufs   buffers             // reused stream buffers
-	limits providers.Limits
-	o      Options
-	sem    chan struct{}
+	// copier copies server-side within one service (S3 → S3); when set,
+	// pre and ingest are nil.
+	copier   providers.ObjectCopier
+	uploader providers.BlockUploader // blocks belong to an upload: begin, abort
+	putter   providers.BlobPutter    // one-request writes of small streamed objects
+	srcDel   providers.SourceDeleter // DeleteSource
+	// canServerSide says the bytes can move server-side (known in a dry run
+	// too, where the writers above are nil).
+	canServerSide bool
+	within        bool                // server-side copies go through an ObjectCopier
+	canPut        bool                // the destination writes small objects in one request
+	mem           *semaphore.Weighted // bytes of stream buffers: the memory bound
+	bufs          buffers             // reused stream buffers
+	limits        providers.Limits
+	o             Options
+	sem           chan struct{}
 
 	manifestMu sync.Mutex
 
@@ -526,34 +563,56 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 		o.TransferMode = Auto
 	}
 	c.staged, _ = dst.(providers.BlockLister)
-	if !o.DryRun {
-		if o.TransferMode != Stream {
+	c.uploader, _ = dst.(providers.BlockUploader)
+	if c.uploader != nil {
+		c.staged = nil // an upload is begun afresh: nothing is staged yet
+	}
+	if o.TransferMode != Stream {
+		if cp, ok := dst.(providers.ObjectCopier); ok && cp.CopiesFrom(src) {
+			c.copier = cp
+		} else {
 			c.pre, _ = src.(providers.Presigner)
 			c.ingest, _ = dst.(providers.URLIngester)
 			if c.pre == nil || c.ingest == nil {
 				c.pre, c.ingest = nil, nil
 			}
 		}
-		if o.TransferMode != ServerSide {
-			c.reader, _ = src.(providers.RangeReader)
-			c.stager, _ = dst.(providers.BlockStager)
-			if c.reader == nil || c.stager == nil {
-				c.reader, c.stager = nil, nil
-			}
+	}
+	if o.TransferMode != ServerSide {
+		c.reader, _ = src.(providers.RangeReader)
+		c.stager, _ = dst.(providers.BlockStager)
+		if c.reader == nil || c.stager == nil {
+			c.reader, c.stager = nil, nil
 		}
-		switch {
-		case o.TransferMode == ServerSide && c.ingest == nil:
-			return nil, fmt.Errorf("a server-side copy needs a source that presigns URLs and a destination that ingests from them: %w", providers.ErrCantServerSide)
-		case o.TransferMode == Stream && c.stager == nil:
-			return nil, errors.New("streaming needs a source that reads byte ranges and a destination that stages blocks")
-		case c.ingest == nil && c.stager == nil:
-			return nil, fmt.Errorf("neither a server-side copy nor streaming is possible between these providers: %w", providers.ErrCantServerSide)
+		c.putter, _ = dst.(providers.BlobPutter)
+		c.canPut = c.putter != nil && c.stager != nil
+	}
+	c.canServerSide = c.copier != nil || c.ingest != nil
+	c.within = c.copier != nil
+	switch {
+	case o.TransferMode == ServerSide && !c.canServerSide:
+		return nil, fmt.Errorf("a server-side copy needs a source that presigns URLs and a destination that ingests from them, or two ends of one service: %w", providers.ErrCantServerSide)
+	case o.TransferMode == Stream && c.stager == nil:
+		return nil, errors.New("streaming needs a source that reads byte ranges and a destination that stages blocks")
+	case !c.canServerSide && c.stager == nil:
+		return nil, fmt.Errorf("neither a server-side copy nor streaming is possible between these providers: %w", providers.ErrCantServerSide)
+	}
+	switch {
+	case c.copier != nil:
+		c.commit = c.copier
+	case c.ingest != nil:
+		c.commit = c.ingest
+	default:
+		c.commit = c.stager
+	}
+	if o.DeleteSource {
+		if c.srcDel, _ = src.(providers.SourceDeleter); c.srcDel == nil {
+			return nil, errors.New("a move needs a source that can delete objects")
 		}
-		if c.ingest != nil {
-			c.commit = c.ingest
-		} else {
-			c.commit = c.stager
-		}
+	}
+	if o.DryRun {
+		// Nothing that writes is reachable in a dry run.
+		c.pre, c.ingest, c.copier, c.stager, c.putter, c.commit, c.uploader, c.srcDel = nil, nil, nil, nil, nil, nil, nil, nil
 	}
 	c.limits = AzureLimits
 	if l, ok := dst.(providers.Limiter); ok {
@@ -571,7 +630,12 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 		o.Concurrency = 64
 	}
 	if o.PutBlobMaxSize == 0 {
-		o.PutBlobMaxSize = DefaultPutBlobMaxSize
+		o.PutBlobMaxSize = min(DefaultPutBlobMaxSize, c.limits.MaxPutBlobFromURL)
+		if _, ok := dst.(providers.ObjectCopier); ok {
+			// A whole-object copy within one service costs one request
+			// whatever the size: use it up to its limit (S3: 5 GiB).
+			o.PutBlobMaxSize = c.limits.MaxPutBlobFromURL
+		}
 	}
 	if o.PutBlobMaxSize < 0 || o.PutBlobMaxSize > c.limits.MaxPutBlobFromURL {
 		return nil, fmt.Errorf("put-blob-max-size %s is outside the destination's range of 0 to %s", FormatBytes(o.PutBlobMaxSize), FormatBytes(c.limits.MaxPutBlobFromURL))
@@ -951,11 +1015,20 @@ func (q *Requests) add(r ObjectResult) {
 	case ModePutFromURL:
 		q.S3Get++
 		q.AzureWrite++
-	case ModeBlocksFromURL, ModeStream:
+	case ModeStream, ModeBlocksFromURL:
+		if r.Mode == ModeStream && r.Blocks == 1 && r.SinglePut {
+			q.S3Get++
+			q.AzureWrite++ // one Put Blob (PutObject)
+			break
+		}
 		fetched := int64(r.Blocks - r.Resumed)
 		q.S3Get += fetched
 		q.AzureWrite += fetched + 1 // the blocks and the commit
-		q.AzureRead++               // the uncommitted block list
+		q.AzureRead++               // the uncommitted block list, or the upload's begin
+	case ModeCopy:
+		q.AzureWrite++ // one copy request; the service reads its own object
+	case ModeCopyParts:
+		q.AzureWrite += int64(r.Blocks) + 2 // begin, one copy per part, complete
 	}
 	q.EgressBytes += r.Size
 }
@@ -1022,6 +1095,9 @@ func (c *Copier) finish(route int, r ObjectResult) {
 	}
 	if r.Found {
 		s.Found++
+	}
+	if r.SourceDeleted {
+		s.SourcesDeleted++
 	}
 	if r.ChangedSinceInventory && (r.Outcome == Copied || r.Outcome == Planned) {
 		s.ChangedSinceInventory++

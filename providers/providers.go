@@ -253,6 +253,10 @@ type Limits struct {
 	// field names (S3). When false they must be C# identifiers (Azure) and
 	// the metadata policy applies.
 	AnyMetadataName bool
+	// AnyBlobName says a blob name may be any key a source can hold (S3
+	// keys); when false, Azure's blob name rules apply (naming.CheckBlobName)
+	// and keys that break them are skipped or renamed.
+	AnyBlobName bool
 }
 
 // Limiter is a Destination that states its limits; the pipeline assumes
