@@ -14,12 +14,17 @@
 // Every write is a bbolt transaction, and bbolt fsyncs on commit: a
 // transaction is either wholly on disk or wholly absent after a crash.
 //
-//   - Create, SetJob and RecordPage are durable when they return. A listing
+//   - Create, SetJob, RecordPage and RecordRangePage are durable when they return. A listing
 //     page is recorded (its objects as Pending, with the continuation token
 //     that follows it) in one transaction, before the pipeline dispatches
 //     its objects. A crash during listing therefore resumes at the page after
 //     the last recorded one (Route), and every listed object is in the
 //     journal before any copy of it can start.
+//   - A route listed in parallel records its key ranges first (RecordRanges,
+//     durable), then each range's pages with that range's own continuation
+//     token (RecordRangePage), the same way: a crash resumes every
+//     unfinished range after its last recorded page. Such a store is format
+//     2; builds that know only format 1 refuse to open it.
 //   - Finish is buffered: a background writer commits what has accumulated
 //     every ~50 ms, or as soon as 1,000 entries wait, in one transaction per
 //     batch. Flush (and Close, and SetJob) commits everything Finish'ed

@@ -12,8 +12,8 @@ import (
 
 // Store layout:
 //
-//	meta/   version → 1; header → the Job as JSON
-//	routes/ <route>/ state   → RouteState as JSON
+//	meta/   version → 1 (2 once a route holds ListRanges); header → the Job as JSON
+//	routes/ <route>/ state   → RouteState as JSON (with its Ranges, if any)
 //	                 objects/ <key> → encoded Entry (without its key)
 //	                 counts/  <state byte> → int64, big endian
 //
@@ -180,8 +180,87 @@ func (j *Journal) Route(route string) (RouteState, error) {
 // its entry untouched (a resumed or repeated listing re-sees objects).
 // The route's Token becomes next, Done becomes next == "", Pages grows by
 // one and Objects by len(objs). Call it before dispatching the page's
-// objects.
+// objects. A route listed in ranges (RecordRanges) takes RecordRangePage
+// instead: RecordPage refuses it (ErrInvalid).
 func (j *Journal) RecordPage(route string, objs []Entry, next string) error {
+	return j.recordPage(route, objs, func(rs *RouteState) error {
+		if len(rs.Ranges) > 0 {
+			return fmt.Errorf("%w: route %q is listed in ranges", ErrInvalid, route)
+		}
+		rs.Token, rs.Done = next, next == ""
+		return nil
+	})
+}
+
+// RecordRanges starts a partitioned listing of a route that has no page
+// recorded yet: ranges (at least two) cover the key space in order, the
+// first with After "", the last with Until "", each range's Until the next
+// one's After. Their Token and Done are ignored (nothing is listed yet).
+// Durable when it returns; from then on the route's pages are recorded
+// with RecordRangePage, and Route returns the ranges with their progress.
+// The store's format becomes 2 (see Open).
+func (j *Journal) RecordRanges(route string, ranges []ListRange) error {
+	if err := checkRoute(route); err != nil {
+		return err
+	}
+	if len(ranges) < 2 || ranges[0].After != "" || ranges[len(ranges)-1].Until != "" {
+		return fmt.Errorf("%w: route %q: %d ranges that do not cover the key space", ErrInvalid, route, len(ranges))
+	}
+	rgs := make([]ListRange, len(ranges))
+	for i, r := range ranges {
+		if i > 0 && (r.After == "" || r.After != ranges[i-1].Until || i > 1 && r.After <= ranges[i-1].After) {
+			return fmt.Errorf("%w: route %q: range %d (after %q) does not follow range %d (after %q until %q)",
+				ErrInvalid, route, i, r.After, i-1, ranges[i-1].After, ranges[i-1].Until)
+		}
+		rgs[i] = ListRange{After: r.After, Until: r.Until}
+	}
+	return j.update(func(tx *bolt.Tx) error {
+		rb, err := routeBucket(tx, route, true)
+		if err != nil {
+			return err
+		}
+		rs, err := readRouteState(rb)
+		if err != nil {
+			return err
+		}
+		if rs.Pages > 0 || rs.Done || len(rs.Ranges) > 0 {
+			return fmt.Errorf("%w: route %q: ranges of a listing already begun", ErrInvalid, route)
+		}
+		rs.Ranges = rgs
+		v, err := json.Marshal(rs)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Put(keyVersion, []byte{formatRanges}); err != nil {
+			return err
+		}
+		return rb.Put(keyState, v)
+	})
+}
+
+// RecordRangePage is RecordPage for range i of a route listed in ranges:
+// in one durable transaction the page's new keys are stored as Pending and
+// the range's Token becomes next, its Done next == "" (pass "" when the
+// range ends, at its Until or at the end of the listing); the route is Done
+// when every range is. Pages and Objects grow as with RecordPage. Calls
+// for different ranges may run concurrently.
+func (j *Journal) RecordRangePage(route string, i int, objs []Entry, next string) error {
+	return j.recordPage(route, objs, func(rs *RouteState) error {
+		if i < 0 || i >= len(rs.Ranges) || rs.Ranges[i].Done {
+			return fmt.Errorf("%w: route %q has no range %d to record (%d ranges)", ErrInvalid, route, i, len(rs.Ranges))
+		}
+		rs.Ranges[i].Token, rs.Ranges[i].Done = next, next == ""
+		rs.Done = true
+		for _, r := range rs.Ranges {
+			rs.Done = rs.Done && r.Done
+		}
+		return nil
+	})
+}
+
+// recordPage stores objs as Pending where new and updates the route's
+// state with progress, in one transaction.
+func (j *Journal) recordPage(route string, objs []Entry, progress func(*RouteState) error) error {
 	if err := checkRoute(route); err != nil {
 		return err
 	}
@@ -193,6 +272,13 @@ func (j *Journal) RecordPage(route string, objs []Entry, next string) error {
 	return j.update(func(tx *bolt.Tx) error {
 		rb, err := routeBucket(tx, route, true)
 		if err != nil {
+			return err
+		}
+		rs, err := readRouteState(rb)
+		if err != nil {
+			return err
+		}
+		if err := progress(&rs); err != nil {
 			return err
 		}
 		ob := rb.Bucket(bucketObjects)
@@ -211,11 +297,6 @@ func (j *Journal) RecordPage(route string, objs []Entry, next string) error {
 		if err := addCounts(rb, &delta); err != nil {
 			return err
 		}
-		rs, err := readRouteState(rb)
-		if err != nil {
-			return err
-		}
-		rs.Token, rs.Done = next, next == ""
 		rs.Pages++
 		rs.Objects += int64(len(objs))
 		v, err := json.Marshal(rs)

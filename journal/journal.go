@@ -25,7 +25,12 @@ const (
 	dbName  = "journal.db"
 	jobName = "job.json"
 
+	// formatVersion is the store format Create writes. A store holding a
+	// partitioned listing (RecordRanges) is formatRanges, so that a build
+	// that predates ranges refuses it instead of listing the route again
+	// from its start; Open reads both.
 	formatVersion = 1
+	formatRanges  = 2
 )
 
 // Errors the package returns, wrapped with details; test with errors.Is.
@@ -127,10 +132,26 @@ type Entry struct {
 
 // RouteState is the listing progress of one route.
 type RouteState struct {
-	Token   string // continuation token after the last recorded page
+	Token   string // continuation token after the last recorded page (one stream)
 	Done    bool   // listing finished
 	Pages   int64  // pages recorded
 	Objects int64  // objects in those pages, as listed (re-listed keys count again)
+	// Ranges, when set, are the key ranges of a partitioned listing
+	// (RecordRanges), each with its own progress; Token is then unused and
+	// Done says every range is done.
+	Ranges []ListRange `json:",omitempty"`
+}
+
+// ListRange is one key range of a partitioned listing: the keys that sort
+// after After ("" = from the first key) and not after Until ("" = to the
+// last key), listed as one stream of its own.
+type ListRange struct {
+	After string `json:",omitempty"`
+	Until string `json:",omitempty"`
+	// Token continues the range after its last recorded page; "" when none
+	// is recorded yet (the range starts with a listing after After).
+	Token string `json:",omitempty"`
+	Done  bool   `json:",omitempty"` // the range is listed to its end
 }
 
 // NewID returns a job id: now in UTC to the second, then 6 random hex
@@ -292,8 +313,8 @@ func Open(dir, id string) (*Journal, error) {
 		if meta == nil || tx.Bucket(bucketRoutes) == nil {
 			return fmt.Errorf("%w: missing buckets", ErrCorrupt)
 		}
-		if v := meta.Get(keyVersion); len(v) != 1 || v[0] != formatVersion {
-			return fmt.Errorf("%w: format version %v, want %d", ErrCorrupt, v, formatVersion)
+		if v := meta.Get(keyVersion); len(v) != 1 || v[0] != formatVersion && v[0] != formatRanges {
+			return fmt.Errorf("%w: format version %v, want %d or %d", ErrCorrupt, v, formatVersion, formatRanges)
 		}
 		hdr = bytes.Clone(meta.Get(keyHeader))
 		if err := json.Unmarshal(hdr, &job); err != nil {

@@ -369,7 +369,7 @@ func TestRoundTrip(t *testing.T) {
 				}
 				checkCounts(t, j, tt.route)
 				rs, err := j.Route(tt.route)
-				if err != nil || rs != tt.wantRoute {
+				if err != nil || !reflect.DeepEqual(rs, tt.wantRoute) {
 					t.Errorf("Route = %+v, %v; want %+v", rs, err, tt.wantRoute)
 				}
 				routes, err := j.Routes()
