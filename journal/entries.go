@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -195,7 +196,8 @@ func (j *Journal) RecordPage(route string, objs []Entry, next string) error {
 // RecordRanges starts a partitioned listing of a route that has no page
 // recorded yet: ranges (at least two) cover the key space in order, the
 // first with After "", the last with Until "", each range's Until the next
-// one's After. Their Token and Done are ignored (nothing is listed yet).
+// one's After, every bound valid UTF-8 (ranges are stored as JSON). Their
+// Token and Done are ignored (nothing is listed yet).
 // Durable when it returns; from then on the route's pages are recorded
 // with RecordRangePage, and Route returns the ranges with their progress.
 // The store's format becomes 2 (see Open).
@@ -211,6 +213,9 @@ func (j *Journal) RecordRanges(route string, ranges []ListRange) error {
 		if i > 0 && (r.After == "" || r.After != ranges[i-1].Until || i > 1 && r.After <= ranges[i-1].After) {
 			return fmt.Errorf("%w: route %q: range %d (after %q) does not follow range %d (after %q until %q)",
 				ErrInvalid, route, i, r.After, i-1, ranges[i-1].After, ranges[i-1].Until)
+		}
+		if !utf8.ValidString(r.After) || !utf8.ValidString(r.Until) {
+			return fmt.Errorf("%w: route %q: range %d bounds are not UTF-8", ErrInvalid, route, i)
 		}
 		rgs[i] = ListRange{After: r.After, Until: r.Until}
 	}

@@ -95,6 +95,7 @@ func TestRecordRangesValidation(t *testing.T) {
 		"empty boundary":        {{Until: ""}, {After: ""}},
 		"not increasing":        {{Until: "m"}, {After: "m", Until: "c"}, {After: "c"}},
 		"second range is empty": {{Until: "m"}, {After: "m", Until: "m"}, {After: "m"}},
+		"bound not UTF-8":       {{Until: "\xc3"}, {After: "\xc3"}},
 	} {
 		if err := j.RecordRanges(testRoute, rgs); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
