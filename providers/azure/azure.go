@@ -48,6 +48,8 @@ import (
 // and put-block).
 const (
 	mib = 1 << 20
+	// MaxPutBlob is the largest body of one Put Blob.
+	MaxPutBlob = 5000 * mib
 	// MaxPutBlobFromURL is the largest source one Put Blob From URL accepts.
 	MaxPutBlobFromURL = 5000 * mib
 	// MaxBlockSize is the largest block of a block blob.
@@ -574,30 +576,65 @@ func (d *Destination) StageBlock(ctx context.Context, containerName, name string
 		return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,
 			Msg: fmt.Sprintf("block of %d bytes: need 1..%d (4000 MiB)", size, int64(MaxBlockSize))}
 	}
+	w, sum, err := hashBody(ctx, op, where, body, size)
+	if err != nil {
+		return err
+	}
+	_, err = d.blockBlob(containerName, name).StageBlock(ctx, encodeBlockID(id), streaming.NopCloser(w), &blockblob.StageBlockOptions{
+		TransactionalValidation: blob.TransferValidationTypeMD5(sum),
+	})
+	return classify(ctx, op, where, err)
+}
+
+// hashBody returns the size bytes of body from its current position as a
+// window that starts there, after hashing them (MD5), so that a request
+// can send them, and a retry send them again.
+func hashBody(ctx context.Context, op, where string, body io.ReadSeeker, size int64) (io.ReadSeeker, []byte, error) {
 	w, err := newWindow(body, size)
 	if err != nil {
-		return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: "body: " + err.Error(), Err: err}
+		return nil, nil, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: "body: " + err.Error(), Err: err}
 	}
 	h := md5.New()
 	n, err := io.Copy(h, w)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		if ctx.Err() != nil {
-			return classify(ctx, op, where, err)
+			return nil, nil, classify(ctx, op, where, err)
 		}
-		return &providers.Error{Kind: providers.KindUnknown, Op: op, Where: where, Msg: "reading block body: " + providers.Redact(err.Error()), Err: err}
+		return nil, nil, &providers.Error{Kind: providers.KindUnknown, Op: op, Where: where, Msg: "reading block body: " + providers.Redact(err.Error()), Err: err}
 	}
 	if n != size {
-		return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,
+		return nil, nil, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,
 			Msg: fmt.Sprintf("body has %d bytes, expected %d", n, size)}
 	}
 	if _, err := w.Seek(0, io.SeekStart); err != nil {
-		return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: "body: " + err.Error(), Err: err}
+		return nil, nil, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: "body: " + err.Error(), Err: err}
 	}
 	if err := ctx.Err(); err != nil {
-		return classify(ctx, op, where, err)
+		return nil, nil, classify(ctx, op, where, err)
 	}
-	_, err = d.blockBlob(containerName, name).StageBlock(ctx, encodeBlockID(id), streaming.NopCloser(w), &blockblob.StageBlockOptions{
-		TransactionalValidation: blob.TransferValidationTypeMD5(h.Sum(nil)),
+	return w, h.Sum(nil), nil
+}
+
+// PutBlob creates or replaces blob name with size bytes of body and props
+// in one Put Blob request (at most MaxPutBlob bytes), the body's MD5 sent
+// for Azure to check.
+func (d *Destination) PutBlob(ctx context.Context, containerName, name string, body io.ReadSeeker, size int64, props providers.Properties) error {
+	const op = "PutBlob"
+	where := containerName + "/" + name
+	if size < 0 || size > MaxPutBlob {
+		return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,
+			Msg: fmt.Sprintf("%d bytes: one Put Blob takes at most %d (5000 MiB); stage blocks instead", size, int64(MaxPutBlob))}
+	}
+	w, sum, err := hashBody(ctx, op, where, body, size)
+	if err != nil {
+		return err
+	}
+	_, err = d.blockBlob(containerName, name).Upload(ctx, streaming.NopCloser(w), &blockblob.UploadOptions{
+		HTTPHeaders:             httpHeaders(props),
+		Metadata:                metadata(props.Metadata),
+		Tags:                    tags(props.Tags),
+		Tier:                    tier(props.Tier),
+		TransactionalValidation: blob.TransferValidationTypeMD5(sum),
 	})
 	return classify(ctx, op, where, err)
 }

@@ -802,3 +802,31 @@ func TestListBlobsPages(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestPutBlob(t *testing.T) {
+	r := newRig(t)
+	c := r.container(t)
+	d := providertest.Data(70_000, 9)
+	props := providers.Properties{ContentType: "text/csv", ContentEncoding: "identity", ContentDisposition: "inline", ContentLanguage: "de",
+		CacheControl: "no-cache", Metadata: map[string]string{"origin": "local"}, Tags: map[string]string{"team": "data"}}
+	body := bytes.NewReader(d)
+	body.Seek(500, io.SeekStart) // from the current position, as the interface says
+	if err := r.dst.PutBlob(t.Context(), c, "p/one.csv", body, 60_000, props); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.readBlob(t, c, "p/one.csv"), d[500:60_500]) {
+		t.Fatal("content differs")
+	}
+	info, err := r.dst.StatBlob(t.Context(), c, "p/one.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum(d[500:60_500])
+	if info.ContentType != "text/csv" || info.CacheControl != "no-cache" || info.ContentLanguage != "de" || info.Metadata["origin"] != "local" ||
+		!bytes.Equal(info.ContentMD5, sum[:]) {
+		t.Errorf("properties %+v", info.Properties)
+	}
+	if err := r.dst.PutBlob(t.Context(), c, "short", bytes.NewReader(d[:10]), 11, props); providers.KindOf(err) != providers.KindInvalid {
+		t.Errorf("a body shorter than its size: %v, want Invalid", err)
+	}
+}
