@@ -81,6 +81,12 @@ type copyFlags struct {
 	shard            string
 	shardCount       int
 	jobID            string
+	acl              string
+	storageClass     string
+	contentType      string
+	metadata         []string
+	noGuessMime      bool
+	copyObjectMax    int64
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -142,6 +148,13 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.Float64Var(&f.prices.AzureWritePer10k, "price-azure-write", 0.065, "estimate: US$ per 10,000 Azure write operations")
 	fs.Float64Var(&f.prices.AzureReadPer10k, "price-azure-read", 0.005, "estimate: US$ per 10,000 Azure read operations")
 	fs.BoolVar(&f.deleteDest, "delete-destination", false, "sync only: delete blobs whose source object is gone (see them first with --dry-run)")
+	fs.BoolVar(&f.deleteDest, "delete", false, "alias of --delete-destination (the AWS CLI's name)")
+	fs.StringVar(&f.contentType, "content-type", "", "set this Content-Type on every blob or object instead of the source's (or the one guessed from a local file's extension)")
+	fs.StringArrayVar(&f.metadata, "metadata", nil, "key=value: set this user metadata on every blob or object, over the source's (repeatable)")
+	fs.BoolVar(&f.noGuessMime, "no-guess-mime-type", false, "local source: do not guess Content-Type from file extensions")
+	fs.StringVar(&f.acl, "acl", "", "S3 destination: canned ACL for every object written (private, bucket-owner-full-control, ...); S3 copies no ACL from the source")
+	fs.StringVar(&f.storageClass, "storage-class", "", "S3 destination: storage class of every object written (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, ...; default: the bucket's)")
+	fs.Var(sizeFlag{&f.copyObjectMax}, "copy-object-max-size", "S3 to S3: largest object copied with one CopyObject and largest part of UploadPartCopy (default 5GiB, S3's limit; lower for servers configured lower)")
 	fs.StringVar(&f.overwrite, "overwrite", "true", "when a blob of that name exists: true (replace it), false (skip the object) or ifSourceNewer (replace it only when the object is newer); false and ifSourceNewer cost a HEAD per object")
 	fs.StringVar(&f.journalDir, "journal-dir", "", "where jobs are journaled for 'migrate jobs' (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)")
 	fs.IntVar(&f.retries, "retries", pipeline.DefaultRetry.MaxAttempts-1, "retries of a throttled or transient request, with exponential backoff")
@@ -150,18 +163,23 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.jobID, "job-id", "", "name the job (letters, digits, '.', '-', '_') instead of a generated id; when that job exists with the same command line it is resumed (done: nothing to do), so a retried container finishes its shard")
 	fs.IntVar(&f.shardCount, "shard-count", 0, "N: as --shard I/N with I from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: migrate copy SRC DST [flags]
+		fmt.Fprint(stderr, `Usage: migrate copy|move|sync|plan SRC DST [flags]
 
 Copies every object of SRC into DST. Azure pulls each object from a presigned
 S3 URL (Put Blob From URL, or Put Block From URL and Put Block List for large
-objects): the bytes never pass through this machine.
+objects): the bytes never pass through this machine. S3 to S3 copies are
+server-side too (CopyObject; UploadPartCopy past --copy-object-max-size).
+Local folders are uploaded in parallel, large files in parallel parts.
+'move' deletes each source object once its copy is verified.
 
 SRC  s3://bucket[/prefix]              one bucket
      s3://                             every bucket of the account (--region R: of one region)
      https://s3.amazonaws.com/bucket[/prefix]
      https://bucket.s3.REGION.amazonaws.com[/prefix]
      https://s3.REGION.amazonaws.com/bucket[/prefix]
-DST  https://ACCOUNT.blob.core.windows.net/container[/prefix][?SAS]
+     ./folder, /path/to/folder         a local folder, recursively
+DST  s3://bucket[/prefix]              an S3 bucket (same credentials and --s3-endpoint as an S3 SRC)
+     https://ACCOUNT.blob.core.windows.net/container[/prefix][?SAS]
      https://ACCOUNT.blob.core.windows.net/[?SAS]   each bucket into its own container,
                                                    named as AzCopy does (my.bucket -> my-bucket)
      http://127.0.0.1:PORT/ACCOUNT[/container[/prefix]]   (emulators)
@@ -189,18 +207,22 @@ Flags:
 
 // copyJob is a parsed, validated 'migrate copy' invocation.
 type copyJob struct {
-	src        s3.Location
-	dst        azure.Location
-	s3Opts     s3.Options
-	azOpts     azure.Options
-	routes     pipeline.RouteOptions
-	manifest   string // rename manifest path, "" when not renaming
-	results    string // per-object results path, "" for none
-	journals   string // the journal directory
-	deleteDest bool   // sync --delete-destination
-	output     string // text or json
-	planFile   string // --plan-file
-	fromPlan   string // --from-plan
+	src         s3.Location
+	srcLocal    string // a local folder as the source (absolute), instead of src
+	dst         azure.Location
+	dstS3       *s3.Location // S3 as the destination, instead of dst
+	dstS3Opts   s3.Options
+	noGuessMime bool
+	s3Opts      s3.Options
+	azOpts      azure.Options
+	routes      pipeline.RouteOptions
+	manifest    string // rename manifest path, "" when not renaming
+	results     string // per-object results path, "" for none
+	journals    string // the journal directory
+	deleteDest  bool   // sync --delete-destination
+	output      string // text or json
+	planFile    string // --plan-file
+	fromPlan    string // --from-plan
 	// sourceInventory is --source-inventory: the manifest.json whose rows
 	// replace the listing.
 	sourceInventory string
@@ -283,16 +305,23 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	}
 	var j copyJob
 	var err error
-	if j.src, err = s3.ParseURL(fs.Arg(0)); err != nil {
+	if isLocalPath(fs.Arg(0)) {
+		if j.srcLocal, err = localFolder(fs.Arg(0)); err != nil {
+			return copyJob{}, usagef("source: %v", err)
+		}
+	} else if j.src, err = s3.ParseURL(fs.Arg(0)); err != nil {
 		return copyJob{}, usagef("source: %v", err)
 	}
-	if j.dst, err = azure.ParseURL(fs.Arg(1)); err != nil {
+	if err = j.parseDest(fs.Arg(1)); err != nil {
 		return copyJob{}, usagef("destination: %v", err)
 	}
-	if j.src.Bucket == "" && j.dst.Container != "" {
+	if err := j.checkEnds(f); err != nil {
+		return copyJob{}, err
+	}
+	if j.srcLocal == "" && j.src.Bucket == "" && j.dst.Container != "" {
 		return copyJob{}, usagef("source %s names every bucket, so the destination must name no container (each bucket gets its own): give https://%s.blob.core.windows.net/", fs.Arg(0), j.dst.Account)
 	}
-	if j.src.Bucket == "" && j.src.Prefix != "" {
+	if j.srcLocal == "" && j.src.Bucket == "" && j.src.Prefix != "" {
 		return copyJob{}, usagef("source %s has a prefix but no bucket", fs.Arg(0))
 	}
 	policy, err := metadata.ParsePolicy(f.metadataPolicy)
@@ -342,7 +371,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if err != nil {
 		return copyJob{}, err
 	}
-	if j.src.Bucket != "" && len(f.includeBuckets)+len(f.excludeBuckets) > 0 {
+	if (j.src.Bucket != "" || j.srcLocal != "") && len(f.includeBuckets)+len(f.excludeBuckets) > 0 {
 		return copyJob{}, usagef("--include-bucket and --exclude-bucket need s3:// (all buckets) as the source")
 	}
 	overwrite, err := pipeline.ParseOverwrite(f.overwrite)
@@ -362,37 +391,18 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	j.s3Opts = s3.Options{Region: region, Endpoint: endpoint, Profile: f.awsProfile, UsePathStyle: endpoint != "", PresignTTL: f.presignTTL,
 		SSECustomerKey: providers.Secret(f.sseCKey), RequestPayer: f.requestPayer, SourceUnreachable: !f.sourceReachable, Anonymous: f.s3Anonymous}
 
-	// Destination and its credential: the SAS in the URL, else the
-	// environment, else azidentity's default chain.
-	service := j.dst.ServiceURL
-	if f.azureEndpoint != "" {
-		service = strings.TrimRight(f.azureEndpoint, "/")
-	}
-	j.azOpts = azure.Options{ServiceURL: service, Account: j.dst.Account}
-	if j.dst.SAS == "" && getenv("AZURE_STORAGE_SAS_TOKEN") != "" {
-		j.dst.SAS = providers.Secret(strings.TrimPrefix(getenv("AZURE_STORAGE_SAS_TOKEN"), "?"))
-	}
-	switch {
-	case j.dst.SAS != "":
-		j.azOpts.Credential.SAS = j.dst.SAS
-	case getenv("AZURE_STORAGE_CONNECTION_STRING") != "":
-		j.azOpts.Credential.ConnectionString = providers.Secret(getenv("AZURE_STORAGE_CONNECTION_STRING"))
-		if f.azureEndpoint == "" {
-			j.azOpts.ServiceURL = "" // the connection string's BlobEndpoint decides
-			if j.dst.ServiceURL != "" && !strings.Contains(j.dst.ServiceURL, ".blob.") {
-				j.azOpts.ServiceURL = j.dst.ServiceURL // emulator-style DST names the endpoint itself
-			}
+	if j.dstS3 != nil {
+		// The same credentials and endpoint as an S3 source: a copy within
+		// one service is server-side.
+		j.dstS3Opts = s3.Options{Region: f.region, Endpoint: endpoint, Profile: f.awsProfile, UsePathStyle: endpoint != "",
+			ACL: f.acl, StorageClass: f.storageClass, CopyObjectThreshold: f.copyObjectMax}
+		if j.dstS3.Endpoint != "" {
+			j.dstS3Opts.Endpoint, j.dstS3Opts.UsePathStyle = j.dstS3.Endpoint, true
 		}
-	case getenv("AZURE_STORAGE_KEY") != "":
-		acct := getenv("AZURE_STORAGE_ACCOUNT")
-		if acct != "" && acct != j.dst.Account {
-			return copyJob{}, usagef("AZURE_STORAGE_ACCOUNT is %q but the destination's account is %q", acct, j.dst.Account)
-		}
-		j.azOpts.Credential.AccountKey = providers.Secret(getenv("AZURE_STORAGE_KEY"))
-	case strings.HasPrefix(j.azOpts.ServiceURL, "http://"):
-		// Azure AD tokens are only sent over https.
-		return copyJob{}, usagef("no Azure credential for the http endpoint %s: put a SAS in DST, or set AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY", providers.RedactURL(j.azOpts.ServiceURL))
+	} else if err := j.azureCredential(f, getenv); err != nil {
+		return copyJob{}, err
 	}
+	j.noGuessMime = f.noGuessMime
 
 	j.routes = pipeline.RouteOptions{Prefix: folderPrefix(j.src.Prefix), DestPrefix: j.dst.Prefix,
 		Overrides: overrides, AllowExisting: f.allowExisting, IncludeBuckets: f.includeBuckets, ExcludeBuckets: f.excludeBuckets}
@@ -454,6 +464,10 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		Retry:              pipeline.DefaultRetry,
 	}
 	j.pipeOpts.Retry.MaxAttempts = f.retries + 1
+	j.pipeOpts.ContentType = f.contentType
+	if j.pipeOpts.Metadata, err = metadataPairs(f.metadata); err != nil {
+		return copyJob{}, err
+	}
 	return j, nil
 }
 
@@ -510,9 +524,26 @@ func folderPrefix(p string) string {
 }
 
 func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	return runTransfer(ctx, "copy", args, getenv, stdout, stderr)
+}
+
+// runMove is 'migrate move': a copy that deletes each source object once
+// its copy is verified.
+func runMove(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	return runTransfer(ctx, "move", args, getenv, stdout, stderr)
+}
+
+// runTransfer runs 'migrate copy' or 'migrate move' (command).
+func runTransfer(ctx context.Context, command string, args []string, getenv env, stdout, stderr io.Writer) error {
 	j, err := parseCopy(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if command == "move" {
+		if j.fromPlan != "" || j.sourceInventory != "" {
+			return usagef("a move lists its source itself: no --from-plan or --source-inventory")
+		}
+		j.pipeOpts.DeleteSource = true
 	}
 	if j.deleteDest {
 		return usagef("--delete-destination belongs to 'migrate sync'")
@@ -529,9 +560,9 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		args = pinShard(args, j.pipeOpts.Shard)
 		resumed := false
 		if j.jobID != "" {
-			jr, resumed, err = openNamedJob(j.journals, j.jobID, redactArgs(args))
+			jr, resumed, err = openNamedJob(j.journals, command, j.jobID, redactArgs(args))
 		} else {
-			jr, err = journal.Create(j.journals, journal.Job{Command: "copy", Args: redactArgs(args)})
+			jr, err = journal.Create(j.journals, journal.Job{Command: command, Args: redactArgs(args)})
 		}
 		if err != nil {
 			return err
@@ -554,10 +585,10 @@ func runCopy(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 // openNamedJob creates the job named id, or opens it for resume when it
 // exists with the same command line (resumed true); a nil journal means it
 // is already done. Another command line under that name is a usage error.
-func openNamedJob(dir, id string, args []string) (*journal.Journal, bool, error) {
+func openNamedJob(dir, command, id string, args []string) (*journal.Journal, bool, error) {
 	existing, err := journal.ReadJob(dir, id)
 	if errors.Is(err, journal.ErrNotFound) {
-		jr, err := journal.Create(dir, journal.Job{ID: id, Command: "copy", Args: args})
+		jr, err := journal.Create(dir, journal.Job{ID: id, Command: command, Args: args})
 		if err != nil {
 			return nil, false, usagef("journal: %v (see --journal-dir, --job-id)", err)
 		}
@@ -566,7 +597,7 @@ func openNamedJob(dir, id string, args []string) (*journal.Journal, bool, error)
 	if err != nil {
 		return nil, false, usagef("journal: %v (see --journal-dir, --job-id)", err)
 	}
-	if existing.Command != "copy" || !slices.Equal(existing.Args, args) {
+	if existing.Command != command || !slices.Equal(existing.Args, args) {
 		return nil, false, usagef("job %s exists with another command line (migrate %s %s): give another --job-id",
 			id, existing.Command, strings.Join(existing.Args, " "))
 	}
@@ -612,29 +643,19 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 		j.routes.AllowExisting = j.routes.AllowExisting || resumed
 		defer func() { err = finishJob(jr, err, summary, rep) }()
 	}
-	src, err := s3.New(ctx, j.s3Opts)
+	src, dst, err := openEnds(ctx, j)
 	if err != nil {
-		return usagef("S3 source: %v", err)
+		return err
 	}
-	dst, err := azure.New(j.azOpts)
-	if err != nil {
-		return usagef("Azure destination: %v", err)
-	}
-
 	// Routes: the container named in DST, or each bucket's mapped one.
-	if j.dst.Container != "" {
-		j.pipeOpts.Routes = []pipeline.Route{{Bucket: j.src.Bucket, Prefix: j.routes.Prefix, Container: j.dst.Container, DestPrefix: j.dst.Prefix}}
-	} else {
-		routes, mappings, err := pipeline.PlanRoutes(ctx, src, dst, j.routes)
-		if err != nil {
-			return usageError{err}
-		}
-		if len(routes) == 0 {
-			return usagef("no bucket to copy (region filter %q)", j.routes.Region)
-		}
-		rep.mappings(mappings)
-		j.pipeOpts.Routes = routes
+	routes, mappings, err := j.planRoutes(ctx, src, dst)
+	if err != nil {
+		return err
 	}
+	if mappings != nil {
+		rep.mappings(mappings)
+	}
+	j.pipeOpts.Routes = routes
 
 	if j.manifest != "" {
 		fh, err := os.OpenFile(j.manifest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -746,6 +767,9 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 
 // serviceName is the destination as the summary shows it, without secrets.
 func serviceName(j copyJob) string {
+	if j.dstS3 != nil {
+		return j.dstS3.String()
+	}
 	if j.azOpts.ServiceURL == "" {
 		return "https://" + j.dst.Account + ".blob.core.windows.net"
 	}
@@ -769,7 +793,7 @@ func parseTime(s string) (time.Time, error) {
 // logResult writes one object's end to the log: failures and warnings as
 // warnings, skips as information, the rest at debug level.
 func logResult(log *slog.Logger, r pipeline.ObjectResult) {
-	attrs := []any{"source", "s3://" + r.Bucket + "/" + r.Key, "destination", r.Container + "/" + r.Blob, "size", r.Size,
+	attrs := []any{"source", sourceURL(r.Bucket, r.Key), "destination", r.Container + "/" + r.Blob, "size", r.Size,
 		"outcome", string(r.Outcome), "mode", string(r.Mode), "attempts", r.Attempts}
 	for _, w := range r.Warnings {
 		log.Warn(w, attrs...)
@@ -789,4 +813,39 @@ func errText(err error) string {
 		return ""
 	}
 	return providers.Redact(err.Error())
+}
+
+// azureCredential sets the Azure destination's service URL and credential:
+// the SAS in the URL, else the environment, else azidentity's default chain.
+func (j *copyJob) azureCredential(f copyFlags, getenv env) error {
+	service := j.dst.ServiceURL
+	if f.azureEndpoint != "" {
+		service = strings.TrimRight(f.azureEndpoint, "/")
+	}
+	j.azOpts = azure.Options{ServiceURL: service, Account: j.dst.Account}
+	if j.dst.SAS == "" && getenv("AZURE_STORAGE_SAS_TOKEN") != "" {
+		j.dst.SAS = providers.Secret(strings.TrimPrefix(getenv("AZURE_STORAGE_SAS_TOKEN"), "?"))
+	}
+	switch {
+	case j.dst.SAS != "":
+		j.azOpts.Credential.SAS = j.dst.SAS
+	case getenv("AZURE_STORAGE_CONNECTION_STRING") != "":
+		j.azOpts.Credential.ConnectionString = providers.Secret(getenv("AZURE_STORAGE_CONNECTION_STRING"))
+		if f.azureEndpoint == "" {
+			j.azOpts.ServiceURL = "" // the connection string's BlobEndpoint decides
+			if j.dst.ServiceURL != "" && !strings.Contains(j.dst.ServiceURL, ".blob.") {
+				j.azOpts.ServiceURL = j.dst.ServiceURL // emulator-style DST names the endpoint itself
+			}
+		}
+	case getenv("AZURE_STORAGE_KEY") != "":
+		acct := getenv("AZURE_STORAGE_ACCOUNT")
+		if acct != "" && acct != j.dst.Account {
+			return usagef("AZURE_STORAGE_ACCOUNT is %q but the destination's account is %q", acct, j.dst.Account)
+		}
+		j.azOpts.Credential.AccountKey = providers.Secret(getenv("AZURE_STORAGE_KEY"))
+	case strings.HasPrefix(j.azOpts.ServiceURL, "http://"):
+		// Azure AD tokens are only sent over https.
+		return usagef("no Azure credential for the http endpoint %s: put a SAS in DST, or set AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY", providers.RedactURL(j.azOpts.ServiceURL))
+	}
+	return nil
 }

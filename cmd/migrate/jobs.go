@@ -182,8 +182,8 @@ func runJobs(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		}
 		defer jr.Close()
 		job := jr.Job()
-		if job.Command != "copy" {
-			return usagef("job %s is a %q job; only copy jobs can be resumed", job.ID, job.Command)
+		if job.Command != "copy" && job.Command != "move" {
+			return usagef("job %s is a %q job; only copy and move jobs can be resumed", job.ID, job.Command)
 		}
 		if job.State == journal.JobDone {
 			fmt.Fprintf(stdout, "Job %s is already done.\n", job.ID)
@@ -193,8 +193,9 @@ func runJobs(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		if err != nil {
 			return err
 		}
+		cj.pipeOpts.DeleteSource = job.Command == "move"
 		rep := newReporter(cj.output, cj.prices, stdout, stderr)
-		rep.note("Resuming job %s: migrate copy %s", job.ID, strings.Join(job.Args, " "))
+		rep.note("Resuming job %s: migrate %s %s", job.ID, job.Command, strings.Join(job.Args, " "))
 		return executeCopy(ctx, cj, jr, true, rep, job.Args)
 	}
 	return usagef("unknown jobs command %q (use list, show, resume or summary)", rest[0])

@@ -67,10 +67,12 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-const topUsage = `migrate copies objects from Amazon S3 into Azure Blob Storage, server-side.
+const topUsage = `migrate copies objects from Amazon S3 into Azure Blob Storage, server-side; also
+local folders into S3 or Azure, and S3 into S3.
 
 Usage:
-  migrate copy SRC DST [flags]   copy a bucket (or a prefix of it) into a container
+  migrate copy SRC DST [flags]   copy a bucket (or a prefix of it, or a local folder) into a container or bucket
+  migrate move SRC DST [flags]   copy, verify each copy, then delete its source
   migrate plan SRC DST [flags]   decide everything and write nothing (copy --dry-run)
   migrate sync SRC DST [flags]   copy what is missing or changed; --delete-destination removes what went
   migrate verify SRC DST [flags] prove the destination matches the source
@@ -84,6 +86,8 @@ Examples:
   migrate copy s3:// https://acct.blob.core.windows.net/ --region eu-west-1
   migrate sync s3://photos https://acct.blob.core.windows.net/photos --delete-destination
   migrate verify s3://photos https://acct.blob.core.windows.net/photos --deep
+  migrate copy ./build s3://releases/v2 --acl bucket-owner-full-control
+  migrate move s3://staging/2024 s3://archive/2024
   migrate jobs resume 20261121T054812-3fa9c2
 
 Run 'migrate COMMAND --help' for its flags. Documentation: docs/usage.md.
@@ -102,6 +106,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		err = runPlan(ctx, args[1:], getenv, stdout, stderr)
 	case "sync":
 		err = runSync(ctx, args[1:], getenv, stdout, stderr)
+	case "move", "mv":
+		err = runMove(ctx, args[1:], getenv, stdout, stderr)
 	case "verify":
 		err = runVerify(ctx, args[1:], getenv, stdout, stderr)
 	case "jobs", "job":
@@ -110,13 +116,13 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		fmt.Fprintln(stdout, versionLine())
 		return exitOK
 	case "help", "-h", "--help":
-		if len(args) > 1 && (args[1] == "copy" || args[1] == "cp" || args[1] == "plan" || args[1] == "sync" || args[1] == "verify" || args[1] == "jobs") {
+		if len(args) > 1 && (args[1] == "copy" || args[1] == "cp" || args[1] == "plan" || args[1] == "sync" || args[1] == "move" || args[1] == "mv" || args[1] == "verify" || args[1] == "jobs") {
 			return run(ctx, []string{args[1], "--help"}, getenv, stdout, stderr)
 		}
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: copy, plan, sync, verify, jobs, version, help)", args[0])
+		err = usagef("unknown command %q (commands: copy, move, plan, sync, verify, jobs, version, help)", args[0])
 	}
 	return exitCode(err, stderr)
 }

@@ -94,7 +94,7 @@ func (j *jsonReporter) job(id, dir string) {
 func (j *jsonReporter) mappings(ms []naming.Mapping) { j.maps = ms }
 func (j *jsonReporter) object(r pipeline.ObjectResult) {
 	for _, w := range r.Warnings {
-		fmt.Fprintf(j.stderr, "warning: s3://%s/%s: %s\n", r.Bucket, r.Key, w)
+		fmt.Fprintf(j.stderr, "warning: %s: %s\n", sourceURL(r.Bucket, r.Key), w)
 	}
 	switch r.Outcome {
 	case pipeline.Failed, pipeline.Skipped, pipeline.Deleted:
@@ -122,22 +122,23 @@ func (j *jsonReporter) close() {
 // summaryRecord is the final JSON line (docs/output.md documents every
 // field; keep them stable).
 type summaryRecord struct {
-	Type        string           `json:"type"` // "summary"
-	Version     int              `json:"version"`
-	DryRun      bool             `json:"dry_run"`
-	Destination string           `json:"destination"`
-	Totals      countsRecord     `json:"totals"`
-	Buckets     []bucketRecord   `json:"buckets"`
-	SkipReasons map[string]int64 `json:"skip_reasons"`
-	Filtered    map[string]int64 `json:"filtered"`
-	Streamed    map[string]int64 `json:"streamed"`
-	Metadata    map[string]int64 `json:"metadata_actions"`
-	Largest     []largestRecord  `json:"largest"`
-	Failures    []failureRecord  `json:"failures"`
-	Estimate    estimateRecord   `json:"estimate"`
-	Renamed     int64            `json:"renamed_keys"`
-	Found       int64            `json:"found_at_destination"`
-	Unchanged   int64            `json:"unchanged"`
+	Type           string           `json:"type"` // "summary"
+	Version        int              `json:"version"`
+	DryRun         bool             `json:"dry_run"`
+	Destination    string           `json:"destination"`
+	Totals         countsRecord     `json:"totals"`
+	Buckets        []bucketRecord   `json:"buckets"`
+	SkipReasons    map[string]int64 `json:"skip_reasons"`
+	Filtered       map[string]int64 `json:"filtered"`
+	Streamed       map[string]int64 `json:"streamed"`
+	Metadata       map[string]int64 `json:"metadata_actions"`
+	Largest        []largestRecord  `json:"largest"`
+	Failures       []failureRecord  `json:"failures"`
+	Estimate       estimateRecord   `json:"estimate"`
+	Renamed        int64            `json:"renamed_keys"`
+	Found          int64            `json:"found_at_destination"`
+	SourcesDeleted int64            `json:"sources_deleted"`
+	Unchanged      int64            `json:"unchanged"`
 	// ChangedSince counts, in a --source-inventory run, the objects
 	// copied as they are now because they changed since the inventory.
 	ChangedSince int64   `json:"changed_since_inventory,omitempty"`
@@ -202,7 +203,7 @@ func summaryDoc(service string, s pipeline.Summary, maps []naming.Mapping, p pri
 	d := summaryRecord{Type: "summary", Version: schemaVersion, DryRun: s.DryRun, Destination: service, Totals: counts(s.Counts),
 		SkipReasons: s.SkipReasons, Filtered: s.Filtered, Streamed: s.Streamed, Metadata: s.MetadataActions,
 		Estimate: estimateRecord{Requests: s.Estimate, CostUSD: p.cost(s.Estimate), Prices: p},
-		Renamed:  s.Renamed, Found: s.Found, Unchanged: s.Unchanged, ChangedSince: s.ChangedSinceInventory, Deleted: s.Deleted, Extra: s.Extra, Warnings: s.Warnings,
+		Renamed:  s.Renamed, Found: s.Found, SourcesDeleted: s.SourcesDeleted, Unchanged: s.Unchanged, ChangedSince: s.ChangedSinceInventory, Deleted: s.Deleted, Extra: s.Extra, Warnings: s.Warnings,
 		ElapsedSec: s.Elapsed.Seconds(), Requests: s.Requests, OK: s.OK(),
 		Buckets: []bucketRecord{}, Largest: []largestRecord{}, Failures: []failureRecord{}}
 	d.Totals.StreamedBytes = s.StreamedBytes
@@ -211,10 +212,10 @@ func summaryDoc(service string, s pipeline.Summary, maps []naming.Mapping, p pri
 			NameNote: r.Note, Error: r.Error, ContainerCreated: r.ContainerCreated, Counts: counts(r.Counts)})
 	}
 	for _, o := range s.Largest {
-		d.Largest = append(d.Largest, largestRecord{Source: "s3://" + o.Bucket + "/" + o.Key, Size: o.Size})
+		d.Largest = append(d.Largest, largestRecord{Source: sourceURL(o.Bucket, o.Key), Size: o.Size})
 	}
 	for _, f := range s.Failures {
-		d.Failures = append(d.Failures, failureRecord{Source: "s3://" + f.Bucket + "/" + f.Key, Destination: f.Blob, Reason: f.Reason})
+		d.Failures = append(d.Failures, failureRecord{Source: sourceURL(f.Bucket, f.Key), Destination: f.Blob, Reason: f.Reason})
 	}
 	return d
 }

@@ -33,7 +33,7 @@ func printMappings(w io.Writer, ms []naming.Mapping) {
 // finishes: failures and warnings on stderr; in a dry run, every decision
 // on stdout.
 func reportObject(stdout, stderr io.Writer, r pipeline.ObjectResult) {
-	src := "s3://" + r.Bucket + "/" + r.Key
+	src := sourceURL(r.Bucket, r.Key)
 	for _, w := range r.Warnings {
 		fmt.Fprintf(stderr, "warning: %s: %s\n", src, w)
 	}
@@ -141,6 +141,9 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		}
 		fmt.Fprintf(w, "  %s  %d (blobs whose source is gone)\n", verb, s.Deleted)
 	}
+	if s.SourcesDeleted > 0 {
+		fmt.Fprintf(w, "  sources deleted: %d (moved: each deleted after its copy was verified)\n", s.SourcesDeleted)
+	}
 	if s.Extra > 0 {
 		fmt.Fprintf(w, "  extra blobs:     %d (no source object; --delete-destination deletes them)\n", s.Extra)
 	}
@@ -204,6 +207,7 @@ type resultRecord struct {
 	Reason      string           `json:"reason,omitempty"`
 	Attempts    int              `json:"attempts"`
 	Renamed     bool             `json:"renamed,omitempty"`
+	SrcDeleted  bool             `json:"source_deleted,omitempty"`
 	Tier        string           `json:"tier,omitempty"`
 	Metadata    []decisionRecord `json:"metadata,omitempty"`
 	Tags        []decisionRecord `json:"tags,omitempty"`
@@ -232,12 +236,12 @@ func record(r pipeline.ObjectResult) resultRecord {
 		dest = r.Container + "/" + r.Blob
 	}
 	if r.Key != "" {
-		src = "s3://" + r.Bucket + "/" + r.Key
+		src = sourceURL(r.Bucket, r.Key)
 	}
 	return resultRecord{
 		Source: src, Destination: dest, Size: r.Size, ETag: r.ETag,
 		Outcome: string(r.Outcome), Mode: string(r.Mode), Blocks: r.Blocks, Resumed: r.Resumed, Streamed: r.Streamed, Reason: r.Reason,
-		Attempts: r.Attempts, Renamed: r.Renamed, Tier: r.Tier,
+		Attempts: r.Attempts, Renamed: r.Renamed, SrcDeleted: r.SourceDeleted, Tier: r.Tier,
 		Metadata: decisions(r.Metadata), Tags: decisions(r.Tags), Warnings: r.Warnings,
 	}
 }

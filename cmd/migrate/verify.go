@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/migrate-tool/migrate/pipeline"
-	"github.com/migrate-tool/migrate/providers/azure"
-	"github.com/migrate-tool/migrate/providers/s3"
 )
 
 // verifyFlags are the flags only 'migrate verify' has; every other flag is
@@ -202,25 +200,13 @@ func runVerify(ctx context.Context, args []string, getenv env, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	src, err := s3.New(ctx, j.s3Opts)
+	src, dst, err := openEnds(ctx, j.copyJob)
 	if err != nil {
-		return usagef("S3 source: %v", err)
+		return err
 	}
-	dst, err := azure.New(j.azOpts)
+	routes, _, err := j.planRoutes(ctx, src, dst)
 	if err != nil {
-		return usagef("Azure destination: %v", err)
-	}
-	var routes []pipeline.Route
-	if j.dst.Container != "" {
-		routes = []pipeline.Route{{Bucket: j.src.Bucket, Prefix: j.routes.Prefix, Container: j.dst.Container, DestPrefix: j.dst.Prefix}}
-	} else {
-		routes, _, err = pipeline.PlanRoutes(ctx, src, dst, j.routes)
-		if err != nil {
-			return usageError{err}
-		}
-		if len(routes) == 0 {
-			return usagef("no bucket to verify (region filter %q)", j.routes.Region)
-		}
+		return err
 	}
 	rep, verr := pipeline.Verify(ctx, src, dst, routes, j.opts)
 	var se *pipeline.SetupError
@@ -413,7 +399,7 @@ func writeVerifyJSON(w io.Writer, rep pipeline.VerifyReport, interrupted bool) {
 	for _, d := range rep.Differences {
 		dd := verifyDiffDoc{Kind: string(d.Kind), Destination: d.Container + "/" + d.Blob, Detail: d.Detail}
 		if d.Key != "" {
-			dd.Source = "s3://" + d.Bucket + "/" + d.Key
+			dd.Source = sourceURL(d.Bucket, d.Key)
 		}
 		if d.SrcSize >= 0 {
 			dd.SourceSize = &d.SrcSize

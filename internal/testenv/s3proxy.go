@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -29,6 +30,10 @@ type S3Record struct {
 	RespBytes        int64  // response body bytes sent to the client
 	Refused          bool   // answered by RefusePresigned or the hook, not forwarded
 	Range            string // the Range header, if any
+	// CopySource is the x-amz-copy-source header (CopyObject,
+	// UploadPartCopy), "" for other requests.
+	CopySource string
+	ReqBytes   int64 // request body bytes the client sent
 }
 
 // S3Proxy is a reverse proxy before an S3 server (path-style addressing)
@@ -160,6 +165,12 @@ func (p *S3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Authorized:       r.Header.Get("Authorization") != "",
 	}
 	rec.Range = r.Header.Get("Range")
+	rec.CopySource = r.Header.Get("X-Amz-Copy-Source")
+	var body *countingReader
+	if r.Body != nil && r.Body != http.NoBody {
+		body = &countingReader{ReadCloser: r.Body}
+		r.Body = body
+	}
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 	p.mu.Lock()
 	status, refused := p.refuse[[2]string{bucket, key}]
@@ -188,6 +199,9 @@ func (p *S3Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.proxy.ServeHTTP(cw, r)
 	}
 	rec.Status, rec.RespBytes = cw.status, cw.n
+	if body != nil {
+		rec.ReqBytes = body.n.Load()
+	}
 	p.mu.Lock()
 	p.records = append(p.records, rec)
 	p.mu.Unlock()
@@ -263,3 +277,15 @@ func (c *countingWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// countingReader counts the bytes read from a request body.
+type countingReader struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
