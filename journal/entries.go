@@ -193,11 +193,15 @@ func (j *Journal) RecordPage(route string, objs []Entry, next string) error {
 	})
 }
 
-// RecordRanges starts a partitioned listing of a route that has no page
-// recorded yet: ranges (at least two) cover the key space in order, the
-// first with After "", the last with Until "", each range's Until the next
-// one's After, every bound valid UTF-8 (ranges are stored as JSON). Their
-// Token and Done are ignored (nothing is listed yet).
+// RecordRanges makes the rest of a route's listing a partitioned one:
+// ranges (at least two) cover the key space in order, the first with
+// After "", the last with Until "", each range's Until the next one's
+// After, every bound valid UTF-8 (ranges are stored as JSON). Their Token
+// and Done are ignored: the first range continues from the route's Token
+// (the listing so far was one stream, or nothing when no page is recorded
+// yet), the others have listed nothing yet. So the caller must put every
+// key already listed in the first range. A route that is Done or already
+// in ranges is refused (ErrInvalid).
 // Durable when it returns; from then on the route's pages are recorded
 // with RecordRangePage, and Route returns the ranges with their progress.
 // The store's format becomes 2 (see Open).
@@ -228,9 +232,11 @@ func (j *Journal) RecordRanges(route string, ranges []ListRange) error {
 		if err != nil {
 			return err
 		}
-		if rs.Pages > 0 || rs.Done || len(rs.Ranges) > 0 {
-			return fmt.Errorf("%w: route %q: ranges of a listing already begun", ErrInvalid, route)
+		if rs.Done || len(rs.Ranges) > 0 {
+			return fmt.Errorf("%w: route %q: ranges of a listing that is done or in ranges already", ErrInvalid, route)
 		}
+		rgs[0].Token = rs.Token
+		rs.Token = ""
 		rs.Ranges = rgs
 		v, err := json.Marshal(rs)
 		if err != nil {

@@ -101,11 +101,11 @@ func TestRecordRangesValidation(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
-	if err := j.RecordPage("listed", entries("a"), "tok"); err != nil {
+	if err := j.RecordPage("listed", entries("a"), ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.RecordRanges("listed", threeRanges); !errors.Is(err, ErrInvalid) {
-		t.Errorf("RecordRanges of a route with a page: %v, want ErrInvalid", err)
+		t.Errorf("RecordRanges of a route listed to its end: %v, want ErrInvalid", err)
 	}
 	if err := j.RecordRanges(testRoute, threeRanges); err != nil {
 		t.Errorf("valid ranges after refused ones: %v", err)
@@ -228,5 +228,27 @@ func TestFormatVersions(t *testing.T) {
 	setStoreVersion(t, dir, id, 3)
 	if _, err := Open(dir, id); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Open of a format 3 store: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestRecordRangesAfterOneStream: a listing begun as one stream goes on in
+// ranges, the first range from the stream's token.
+func TestRecordRangesAfterOneStream(t *testing.T) {
+	j, _ := newJournal(t)
+	if err := j.RecordPage(testRoute, entries("a", "b"), "tok-b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.RecordRanges(testRoute, threeRanges); err != nil {
+		t.Fatal(err)
+	}
+	want := RouteState{Pages: 1, Objects: 2, Ranges: []ListRange{{Until: "g", Token: "tok-b"}, threeRanges[1], threeRanges[2]}}
+	if rs, err := j.Route(testRoute); err != nil || !reflect.DeepEqual(rs, want) {
+		t.Fatalf("Route = %+v, %v; want %+v", rs, err, want)
+	}
+	if err := j.RecordRangePage(testRoute, 0, entries("c"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := scan(t, j, testRoute); len(got) != 3 {
+		t.Errorf("entries %v", got)
 	}
 }

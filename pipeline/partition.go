@@ -5,9 +5,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/migrate-tool/migrate/journal"
 	"github.com/migrate-tool/migrate/providers"
 )
 
@@ -37,10 +39,10 @@ const probeAlphabet = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVW
 // there are parts-1 of them. A level that does not branch costs one probe
 // per key found so far; where it branches, the branch points are found by
 // bisection over the alphabet, since the first key after s only grows with
-// s. Probes run 4×parts at a time. Each range
-// then starts after its probe string and stops before the next range's
-// first key: correctness never depends on where the boundaries fall, only
-// the balance does.
+// s. Probes run 4×parts at a time. Each range then holds the keys after its
+// probe string up to the next range's probe string: the ranges partition
+// the key space whatever the keys, so correctness never depends on where
+// the boundaries fall, only the balance does.
 func ListPartitioned(ctx context.Context, src providers.Source, bucket, prefix string, parts int, fn func(providers.Page) error) error {
 	var mu sync.Mutex
 	emit := func(p providers.Page) error {
@@ -63,9 +65,9 @@ func ListPartitioned(ctx context.Context, src providers.Source, bucket, prefix s
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parts)
 	for i := 0; i <= len(bounds); i++ {
-		end := ""
+		until := ""
 		if i < len(bounds) {
-			end = bounds[i].key
+			until = bounds[i].after
 		}
 		g.Go(func() error {
 			page := first
@@ -75,19 +77,19 @@ func ListPartitioned(ctx context.Context, src providers.Source, bucket, prefix s
 					return err
 				}
 			}
-			return listRange(gctx, src, bucket, prefix, page, end, emit)
+			return listRange(gctx, src, bucket, prefix, page, until, emit)
 		})
 	}
 	return g.Wait()
 }
 
-// listRange emits page and the pages after it, up to (not including) the
-// first key >= end ("" = to the end of the listing).
-func listRange(ctx context.Context, src providers.Source, bucket, prefix string, page providers.Page, end string, emit func(providers.Page) error) error {
+// listRange emits page and the pages after it, up to the last key <= until
+// ("" = to the end of the listing).
+func listRange(ctx context.Context, src providers.Source, bucket, prefix string, page providers.Page, until string, emit func(providers.Page) error) error {
 	for {
 		stop := false
-		if end != "" {
-			n := sort.Search(len(page.Objects), func(i int) bool { return page.Objects[i].Key >= end })
+		if until != "" {
+			n := sort.Search(len(page.Objects), func(i int) bool { return page.Objects[i].Key > until })
 			stop = n < len(page.Objects)
 			page.Objects = page.Objects[:n]
 		}
@@ -165,7 +167,10 @@ func splitPoints(ctx context.Context, sa StartAfterLister, bucket, prefix, first
 		g, gctx := errgroup.WithContext(ctx)
 		bases := map[string]bool{}
 		for _, k := range frontier {
-			if len(k) < depth || bases[k[:depth-1]] {
+			if len(k) < depth || bases[k[:depth-1]] || !utf8.ValidString(k[:depth]) {
+				// Not inside a multi-byte character either: every probe
+				// string is valid UTF-8 (S3 wants it; the journal keeps
+				// range bounds as JSON strings).
 				continue
 			}
 			base := k[:depth-1]
@@ -218,4 +223,16 @@ func splitPoints(ctx context.Context, sa StartAfterLister, bucket, prefix, first
 		pts = append(pts, splitPoint{after: found[k], key: k})
 	}
 	return pts, nil
+}
+
+// rangesOf turns split points into the key ranges of a partitioned
+// listing: the first range up to the first split's start-after, each next
+// one from there to the next split's, the last one to the end.
+func rangesOf(pts []splitPoint) []journal.ListRange {
+	rgs := make([]journal.ListRange, len(pts)+1)
+	for i, p := range pts {
+		rgs[i].Until = p.after
+		rgs[i+1].After = p.after
+	}
+	return rgs
 }

@@ -239,6 +239,12 @@ type Options struct {
 	OnResult func(ObjectResult)
 	// Now is the clock (nil = time.Now).
 	Now func() time.Time
+	// ListParallelism is how many key ranges a route's listing is split
+	// into and listed at once when it goes on past its first pages (20)
+	// and the source can list after any key (0 = DefaultListParallelism,
+	// 1 = one sequential stream). A sync, and a run from a plan, always
+	// list one stream.
+	ListParallelism int
 }
 
 // Outcome is how one object ended.
@@ -886,89 +892,6 @@ func (c *Copier) prepareRoute(ctx context.Context, i int) error {
 	c.sum.Routes[i].ContainerCreated = created
 	c.mu.Unlock()
 	return nil
-}
-
-// enumerate prepares route i's container and sends every listed object of
-// the route to out, a page at a time.
-func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
-	r := c.o.Routes[i]
-	if err := c.prepareRoute(ctx, i); err != nil {
-		return err
-	}
-	token := ""
-	if c.o.Journal != nil {
-		st, err := c.o.Journal.Route(r.String())
-		if err != nil {
-			return fmt.Errorf("journal of %s: %w", r, err)
-		}
-		// What an earlier run listed and did not finish well.
-		err = c.o.Journal.Each(r.String(), []journal.State{journal.Pending, journal.Failed}, func(e journal.Entry) error {
-			c.count(i, 1, e.Size)
-			obj := providers.Object{Key: e.Key, Size: e.Size, ETag: e.ETag}
-			select {
-			case out <- work{route: i, obj: obj, inDoubt: e.State == journal.Pending}:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-		if err != nil {
-			return err
-		}
-		if st.Done {
-			return nil
-		}
-		token = st.Token
-	}
-	for first := true; ; first = false {
-		var page providers.Page
-		policy := c.o.Retry
-		if first {
-			policy = c.preflight()
-		}
-		_, err := policy.Do(ctx, func(ctx context.Context) error {
-			var err error
-			page, err = request(c, ctx, func(ctx context.Context) (providers.Page, error) {
-				return c.src.List(ctx, r.Bucket, providers.ListOptions{Prefix: r.Prefix, Token: token, MaxResults: c.o.PageSize})
-			})
-			return err
-		})
-		if err != nil && first && token == "" {
-			return &SetupError{What: fmt.Sprintf("source bucket %q", r.Bucket), Err: err}
-		}
-		if err != nil {
-			return fmt.Errorf("listing bucket %q (prefix %q) stopped: %w", r.Bucket, r.Prefix, err)
-		}
-		c.mu.Lock()
-		c.sum.Estimate.S3List++
-		c.mu.Unlock()
-		page.Objects = c.filter(r, page.Objects)
-		if c.o.Journal != nil {
-			entries := make([]journal.Entry, len(page.Objects))
-			for k, o := range page.Objects {
-				entries[k] = journal.Entry{Key: o.Key, Size: o.Size, ETag: o.ETag}
-			}
-			if err := c.o.Journal.RecordPage(r.String(), entries, page.Next); err != nil {
-				return fmt.Errorf("journal of %s: %w", r, err)
-			}
-		}
-		var b int64
-		for _, o := range page.Objects {
-			b += o.Size
-		}
-		c.count(i, int64(len(page.Objects)), b)
-		for _, o := range page.Objects {
-			select {
-			case out <- work{route: i, obj: o}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		if page.Next == "" {
-			return nil
-		}
-		token = page.Next
-	}
 }
 
 // filter drops (in place) and counts the objects of other shards and the

@@ -32,18 +32,19 @@ import (
 
 // Compile-time checks: a *Store is every kind of provider.
 var (
-	_ providers.Source          = (*Store)(nil)
-	_ providers.Presigner       = (*Store)(nil)
-	_ providers.RangeReader     = (*Store)(nil)
-	_ providers.BucketLister    = (*Store)(nil)
-	_ providers.TagReader       = (*Store)(nil)
-	_ providers.Destination     = (*Store)(nil)
-	_ providers.URLIngester     = (*Store)(nil)
-	_ providers.BlockStager     = (*Store)(nil)
-	_ providers.Limiter         = (*Store)(nil)
-	_ providers.ContainerLister = (*Store)(nil)
-	_ providers.BlockLister     = (*Store)(nil)
-	_ providers.Deleter         = (*Store)(nil)
+	_ providers.Source           = (*Store)(nil)
+	_ providers.Presigner        = (*Store)(nil)
+	_ providers.RangeReader      = (*Store)(nil)
+	_ providers.BucketLister     = (*Store)(nil)
+	_ providers.TagReader        = (*Store)(nil)
+	_ providers.Destination      = (*Store)(nil)
+	_ providers.URLIngester      = (*Store)(nil)
+	_ providers.BlockStager      = (*Store)(nil)
+	_ providers.Limiter          = (*Store)(nil)
+	_ providers.ContainerLister  = (*Store)(nil)
+	_ providers.BlockLister      = (*Store)(nil)
+	_ providers.StartAfterLister = (*Store)(nil)
+	_ providers.Deleter          = (*Store)(nil)
 )
 
 // MiB is 2^20 bytes.

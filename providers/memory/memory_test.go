@@ -650,3 +650,43 @@ func TestListedMD5AndDeleteBlob(t *testing.T) {
 		t.Errorf("after delete: %+v, %d calls", blobs.Objects, s.Calls("DeleteBlob"))
 	}
 }
+
+func TestListAfter(t *testing.T) {
+	s := memory.New(memory.Options{PageSize: 2})
+	keys := []string{"a", "b/1", "b/2", "b/3", "c", "d"}
+	for _, k := range keys {
+		s.Put("b", k, nil, providers.Properties{})
+	}
+	ctx := t.Context()
+	for _, tc := range []struct{ prefix, after, want string }{
+		{"", "", "a,b/1,b/2,b/3,c,d"},
+		{"", "b/1", "b/2,b/3,c,d"},
+		{"", "b/", "b/1,b/2,b/3,c,d"},
+		{"", "bz", "c,d"},
+		{"", "d", ""},
+		{"b/", "a", "b/1,b/2,b/3"},
+		{"b/", "b/2", "b/3"},
+		{"b/", "c", ""},
+	} {
+		p, err := s.ListAfter(ctx, "b", providers.ListOptions{Prefix: tc.prefix, Token: "ignored"}, tc.after)
+		var got []string
+		for err == nil {
+			for _, o := range p.Objects {
+				got = append(got, o.Key)
+			}
+			if p.Next == "" {
+				break
+			}
+			p, err = s.List(ctx, "b", providers.ListOptions{Prefix: tc.prefix, Token: p.Next})
+		}
+		if err != nil || strings.Join(got, ",") != tc.want {
+			t.Errorf("prefix %q after %q: %v, %v; want %s", tc.prefix, tc.after, got, err, tc.want)
+		}
+	}
+	if _, err := s.ListAfter(ctx, "absent", providers.ListOptions{}, "a"); providers.KindOf(err) != providers.KindNotFound {
+		t.Errorf("ListAfter of a missing bucket: %v", err)
+	}
+	if n := s.Calls("ListAfter"); n != 9 {
+		t.Errorf("%d ListAfter calls counted, want 9", n)
+	}
+}

@@ -64,11 +64,22 @@ func (s *Store) List(ctx context.Context, bucket string, opts providers.ListOpti
 	return s.list(ctx, "List", "NoSuchBucket", bucket, opts)
 }
 
+// ListAfter returns the first page of bucket's objects under opts.Prefix
+// whose keys sort after startAfter (S3's start-after; opts.Token is
+// ignored). Its Next continues with List. Counted as "ListAfter".
+func (s *Store) ListAfter(ctx context.Context, bucket string, opts providers.ListOptions, startAfter string) (providers.Page, error) {
+	opts.Token = ""
+	return s.listAfter(ctx, "ListAfter", "NoSuchBucket", bucket, opts, startAfter)
+}
+
 func (s *Store) list(ctx context.Context, op, code, bucket string, opts providers.ListOptions) (providers.Page, error) {
+	return s.listAfter(ctx, op, code, bucket, opts, "")
+}
+
+func (s *Store) listAfter(ctx context.Context, op, code, bucket string, opts providers.ListOptions, after string) (providers.Page, error) {
 	if err := s.begin(ctx, op, bucket); err != nil {
 		return providers.Page{}, err
 	}
-	var after string
 	if opts.Token != "" {
 		k, ok := decodeToken(opts.Token)
 		if !ok {
