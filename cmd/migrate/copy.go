@@ -643,7 +643,9 @@ func executeCopy(ctx context.Context, j copyJob, jr *journal.Journal, resumed bo
 		j.routes.AllowExisting = j.routes.AllowExisting || resumed
 		defer func() { err = finishJob(jr, err, summary, rep) }()
 	}
-	src, dst, err := openEnds(ctx, j)
+	src, dst, err := openEnds(ctx, j, func(path string, why error) {
+		rep.note("warning: %s is not copied: %v", path, why)
+	})
 	if err != nil {
 		return err
 	}

@@ -56,11 +56,14 @@ func (j *copyJob) parseDest(arg string) error {
 	return nil
 }
 
-// openEnds builds the source and destination of a parsed job.
-func openEnds(ctx context.Context, j copyJob) (providers.Source, providers.Destination, error) {
+// openEnds builds the source and destination of a parsed job. A local
+// source's listing tells passedOver about every entry it leaves out (a
+// special file, a symbolic link that loops or leads nowhere, a file that
+// vanished), so none is left out silently.
+func openEnds(ctx context.Context, j copyJob, passedOver func(path string, why error)) (providers.Source, providers.Destination, error) {
 	var src providers.Source
 	if j.srcLocal != "" {
-		src = local.New(local.Options{NoGuessContentType: j.noGuessMime})
+		src = local.New(local.Options{NoGuessContentType: j.noGuessMime, Skipped: passedOver})
 	} else {
 		s, err := s3.New(ctx, j.s3Opts)
 		if err != nil {

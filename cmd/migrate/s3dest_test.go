@@ -152,6 +152,10 @@ func TestLocalFolderToS3AndAzure(t *testing.T) {
 		"exactly-one-block.data": providertest.Data(5<<20, 3),
 	}
 	root := tree(t, files)
+	// Not a file to copy, and never passed over silently.
+	if err := os.Symlink(filepath.Join(root, "nowhere"), filepath.Join(root, "dangling.txt")); err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]int64{}
 	for p, d := range files {
 		if !strings.HasSuffix(p, "/") {
@@ -166,6 +170,9 @@ func TestLocalFolderToS3AndAzure(t *testing.T) {
 			"--block-size", "5MiB", "--metadata", "origin=laptop", "--concurrency", "8")
 		if code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		if !strings.Contains(out, "dangling.txt is not copied") {
+			t.Errorf("the dangling link was passed over silently:\n%s", out)
 		}
 		got := w.keys(t, "local-up")
 		wantS3 := map[string]int64{}

@@ -200,7 +200,9 @@ func runVerify(ctx context.Context, args []string, getenv env, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	src, dst, err := openEnds(ctx, j.copyJob)
+	src, dst, err := openEnds(ctx, j.copyJob, func(path string, why error) {
+		fmt.Fprintf(stderr, "warning: %s is not compared: %v\n", path, why)
+	})
 	if err != nil {
 		return err
 	}
