@@ -9,7 +9,9 @@
 // failure is classified into a *providers.Error at this boundary; the SDK's
 // own retries are switched off because the pipeline owns the single retry
 // layer. ParseURL turns the s3:// and AzCopy-style https:// forms a user
-// types into a Location.
+// types into a Location. A *Source is also a destination (dest.go,
+// multipart.go): it writes objects, multipart uploads and S3 → S3
+// server-side copies on the same client.
 package s3
 
 import (
@@ -116,6 +118,28 @@ type Options struct {
 	// refuses with providers.ErrCantServerSide, so every object is
 	// streamed through this process.
 	SourceUnreachable bool
+
+	// The fields below apply when the Source is a destination (dest.go).
+
+	// ACL is the canned ACL every object written gets ("private",
+	// "bucket-owner-full-control", ...; see types.ObjectCannedACL), sent
+	// as x-amz-acl on PutObject, CreateMultipartUpload and CopyObject; ""
+	// sends none (the bucket's default). New refuses a name that is not a
+	// canned ACL. A bucket whose Object Ownership is "bucket owner
+	// enforced" (AWS's default for new buckets) refuses every ACL but
+	// bucket-owner-full-control.
+	ACL string
+	// StorageClass is the storage class every object written gets
+	// (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...), sent as
+	// x-amz-storage-class on the same requests as ACL; "" sends none
+	// (STANDARD, or the server's default). It is not checked against a
+	// list: S3-compatible servers define classes of their own.
+	StorageClass string
+	// CopyObjectThreshold is the largest source one CopyObject, and the
+	// largest range one UploadPartCopy, may copy; 0 means S3's 5 GiB. Set it
+	// for an S3-compatible server configured lower (versitygw
+	// --copy-object-threshold, which limits both). It must be 0..5 GiB.
+	CopyObjectThreshold int64
 }
 
 // sseCustomerAlgorithm is the only algorithm SSE-C takes.
@@ -176,6 +200,10 @@ type Source struct {
 	payer       types.RequestPayer // "requester" with Options.RequestPayer, else ""
 	unreachable bool               // Options.SourceUnreachable
 	anonymous   bool               // Options.Anonymous
+
+	endpoint string      // Options.Endpoint without a trailing '/'; "" is AWS
+	dest     destOptions // the destination's Options (dest.go)
+	uploads  uploadTable // multipart uploads begun, not yet ended (multipart.go)
 }
 
 // New builds a Source from o. It loads the shared AWS configuration (region,
@@ -186,6 +214,10 @@ func New(ctx context.Context, o Options) (*Source, error) {
 		return nil, &providers.Error{Kind: providers.KindInvalid, Op: "New", Msg: fmt.Sprintf("negative PresignTTL %v", o.PresignTTL)}
 	}
 	ssec, err := newSSEC(o.SSECustomerKey)
+	if err != nil {
+		return nil, err
+	}
+	dest, err := newDestOptions(o)
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +290,8 @@ func New(ctx context.Context, o Options) (*Source, error) {
 		ssec:        ssec,
 		unreachable: o.SourceUnreachable,
 		anonymous:   o.Anonymous,
+		endpoint:    strings.TrimRight(o.Endpoint, "/"),
+		dest:        dest,
 	}
 	if o.RequestPayer {
 		src.payer = types.RequestPayerRequester
