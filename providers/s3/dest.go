@@ -89,30 +89,6 @@ func newDestOptions(o Options) (destOptions, error) {
 	return d, nil
 }
 
-// destPermissions are the IAM permissions of the destination's operations,
-// added to errors.go's s3Permissions so that a denial names what is missing.
-var destPermissions = map[string]string{
-	"CreateBucket":            "s3:CreateBucket",
-	"PutObject":               "s3:PutObject on the bucket (s3:PutObjectTagging to set tags, s3:PutObjectAcl to set an ACL)",
-	"CreateMultipartUpload":   "s3:PutObject on the bucket (s3:PutObjectTagging to set tags, s3:PutObjectAcl to set an ACL)",
-	"UploadPart":              "s3:PutObject on the bucket",
-	"CompleteMultipartUpload": "s3:PutObject on the bucket",
-	"ListMultipartUploads":    "s3:ListBucketMultipartUploads on the bucket",
-	"AbortMultipartUpload":    "s3:AbortMultipartUpload on the bucket",
-	"ListParts":               "s3:ListMultipartUploadParts on the bucket",
-	"DeleteObject":            "s3:DeleteObject (s3:DeleteObjectVersion for a version)",
-	"CopyObject": "s3:PutObject (and s3:PutObjectTagging) on the destination, and s3:GetObject (s3:GetObjectVersion " +
-		"for a version, s3:GetObjectTagging to copy tags) on the source, both for the destination's identity",
-	"UploadPartCopy": "s3:PutObject on the destination, and s3:GetObject (s3:GetObjectVersion for a version) " +
-		"on the source, both for the destination's identity",
-}
-
-func init() {
-	for op, p := range destPermissions {
-		s3Permissions[op] = p
-	}
-}
-
 // Limits returns S3's limits: a CopyObject source of at most
 // Options.CopyObjectThreshold (5 GiB by default); parts of 5 MiB (but the
 // last) up to 5 GiB, and no larger than that threshold either, since the
@@ -127,6 +103,7 @@ func (s *Source) Limits() providers.Limits {
 		MaxBlocks:         MaxParts,
 		MinBlockSize:      MinPartSize,
 		AnyMetadataName:   true,
+		AnyBlobName:       true,
 	}
 }
 

@@ -958,7 +958,7 @@ func TestLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := providers.Limits{MaxPutBlobFromURL: c.wantCopy, MaxBlockSize: c.wantBlock, MaxBlocks: 10000, MinBlockSize: 5 << 20, AnyMetadataName: true}
+		want := providers.Limits{MaxPutBlobFromURL: c.wantCopy, MaxBlockSize: c.wantBlock, MaxBlocks: 10000, MinBlockSize: 5 << 20, AnyMetadataName: true, AnyBlobName: true}
 		if got := s.Limits(); got != want {
 			t.Errorf("threshold %d: Limits %+v, want %+v", c.threshold, got, want)
 		}

@@ -165,6 +165,20 @@ var s3Permissions = map[string]string{
 	"GetObject":        "s3:GetObject (s3:GetObjectVersion for a version; kms:Decrypt for SSE-KMS objects)",
 	"GetObjectTagging": "s3:GetObjectTagging", "ListBuckets": "s3:ListAllMyBuckets",
 	"GetBucketLocation": "s3:GetBucketLocation",
+	// As a destination.
+	"CreateBucket":            "s3:CreateBucket",
+	"PutObject":               "s3:PutObject on the bucket (s3:PutObjectTagging to set tags, s3:PutObjectAcl to set an ACL)",
+	"CreateMultipartUpload":   "s3:PutObject on the bucket (s3:PutObjectTagging to set tags, s3:PutObjectAcl to set an ACL)",
+	"UploadPart":              "s3:PutObject on the bucket",
+	"CompleteMultipartUpload": "s3:PutObject on the bucket",
+	"ListMultipartUploads":    "s3:ListBucketMultipartUploads on the bucket",
+	"AbortMultipartUpload":    "s3:AbortMultipartUpload on the bucket",
+	"ListParts":               "s3:ListMultipartUploadParts on the bucket",
+	"DeleteObject":            "s3:DeleteObject (s3:DeleteObjectVersion for a version)",
+	"CopyObject": "s3:PutObject (and s3:PutObjectTagging) on the destination, and s3:GetObject (s3:GetObjectVersion " +
+		"for a version, s3:GetObjectTagging to copy tags) on the source, both for the destination's identity",
+	"UploadPartCopy": "s3:PutObject on the destination, and s3:GetObject (s3:GetObjectVersion for a version) " +
+		"on the source, both for the destination's identity",
 }
 
 // permissionHint says in plain words which side refused and what it needs.
