@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -18,11 +19,10 @@ import (
 const DefaultListParallelism = 16
 
 // splitAfterPages is how many pages a listing lists as one stream before
-// it is split into ranges. Finding the split points costs about 20 round
-// trips (and some 100 to 200 one-key requests) whatever the listing's
-// size, which is the time of some 20 pages: a listing that ends sooner is
-// faster as one stream, and one that goes on loses at most that much.
-// A variable for tests.
+// split points are looked for. That costs some 100 to 400 one-key requests
+// (and about 20 round trips, during which the stream goes on) whatever
+// the listing's size: not worth it for a listing of a few pages. A
+// variable for tests.
 var splitAfterPages int64 = 20
 
 // rangeJournal is a Journal that can record a listing made in key ranges
@@ -46,10 +46,11 @@ func (c *Copier) listParallelism() int {
 //
 // A listing starts as one stream. When it is still going after
 // splitAfterPages pages and the source can list after any key
-// (providers.StartAfterLister), the rest of the key space is split into up
-// to ListParallelism ranges (ListPartitioned's split points) that are
-// listed at once, each as a stream of its own; the first range goes on
-// from where the one stream was.
+// (providers.StartAfterLister), split points are looked for
+// (ListPartitioned's probes) while the stream goes on; once found, the
+// rest of the key space is split into up to ListParallelism ranges that
+// are listed at once, each as a stream of its own, the first one going on
+// from where the stream is.
 // Every page goes the same way, whichever range it is from: filtered,
 // recorded in the journal, then dispatched; a range lists its next page
 // only once its page is dispatched, so at most one page per range is held.
@@ -91,7 +92,7 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 			return c.listRanges(ctx, i, st.Ranges, nil, out)
 		}
 	}
-	token, pages, tried := st.Token, st.Pages, false
+	token, pages := st.Token, st.Pages
 	page, err := c.listPage(ctx, c.preflight(), r, token)
 	if err != nil && token == "" {
 		return &SetupError{What: fmt.Sprintf("source bucket %q", r.Bucket), Err: err}
@@ -99,7 +100,12 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 	if err != nil {
 		return listingStopped(r, err)
 	}
+	var sp *splitter // split points being looked for, while the stream goes on
+	defer func() { sp.stop() }()
 	for {
+		if sp == nil && pages >= splitAfterPages && page.Next != "" && len(page.Objects) > 0 && c.canSplit() {
+			sp = c.startSplit(ctx, r, page.Objects[len(page.Objects)-1].Key)
+		}
 		next := page.Next
 		err := c.dispatch(ctx, i, page.Objects, func(entries []journal.Entry) error {
 			return c.o.Journal.RecordPage(r.String(), entries, next)
@@ -111,11 +117,7 @@ func (c *Copier) enumerate(ctx context.Context, i int, out chan<- work) error {
 		if page, err = c.listPage(ctx, c.o.Retry, r, next); err != nil {
 			return listingStopped(r, err)
 		}
-		if tried || pages < splitAfterPages || len(page.Objects) == 0 {
-			continue
-		}
-		tried = true
-		rgs, err := c.partition(ctx, r, page)
+		rgs, err := sp.ranges(page)
 		if err != nil {
 			return err
 		}
@@ -173,32 +175,73 @@ func (l copierLister) ListAfter(ctx context.Context, bucket string, opts provide
 	})
 }
 
-// partition returns the key ranges to list the rest of route r in, page
-// being the next page of its listing (not dispatched yet), or nil to go on
-// as one stream: when ListParallelism is 1, the source cannot list after a
-// key, the journal cannot record ranges, or no split point was found. A
-// probe that fails (its retries spent) leaves the listing one stream too;
-// only a canceled ctx is an error. Every split point is after page's first
-// key, so the keys listed already all fall in the first range, which goes
-// on from page.
-func (c *Copier) partition(ctx context.Context, r Route, page providers.Page) ([]journal.ListRange, error) {
-	parts := c.listParallelism()
-	sa, ok := c.src.(StartAfterLister)
-	if !ok || parts <= 1 || page.Next == "" || len(page.Objects) == 0 {
+// canSplit says whether this run can list in ranges: ListParallelism is
+// not 1, the source can list after any key and the journal, if any, can
+// record ranges.
+func (c *Copier) canSplit() bool {
+	_, sa := c.src.(StartAfterLister)
+	_, rj := c.o.Journal.(rangeJournal)
+	return c.listParallelism() > 1 && sa && (c.o.Journal == nil || rj)
+}
+
+// splitter looks for split points in the background (splitPoints'
+// probes, some 20 round trips), while the one stream goes on.
+type splitter struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	pts    []splitPoint
+	err    error
+	used   bool // the result was taken
+}
+
+// startSplit starts looking for the split points of route r's key space,
+// seen from seed, a key already listed.
+func (c *Copier) startSplit(ctx context.Context, r Route, seed string) *splitter {
+	ctx, cancel := context.WithCancel(ctx)
+	sp := &splitter{cancel: cancel, done: make(chan struct{})}
+	sa := c.src.(StartAfterLister)
+	go func() {
+		defer close(sp.done)
+		sp.pts, sp.err = splitPoints(ctx, copierLister{c, sa}, r.Bucket, r.Prefix, seed, c.listParallelism())
+	}()
+	return sp
+}
+
+// stop cancels the probes and waits for them.
+func (sp *splitter) stop() {
+	if sp != nil {
+		sp.cancel()
+		<-sp.done
+	}
+}
+
+// ranges returns, once the split points are found, the key ranges to list
+// the rest of the listing in, page being its next page (not dispatched
+// yet); nil while they are being looked for, and when the listing is best
+// left one stream: no split point was found past page's first key, or a
+// probe failed (its retries spent). Only a canceled ctx is an error. The
+// first range holds every key listed already and goes on from page.
+func (sp *splitter) ranges(page providers.Page) ([]journal.ListRange, error) {
+	if sp == nil || sp.used || len(page.Objects) == 0 {
 		return nil, nil
 	}
-	first := page.Objects[0].Key
-	if _, ok := c.o.Journal.(rangeJournal); c.o.Journal != nil && !ok {
+	select {
+	case <-sp.done:
+	default:
 		return nil, nil
 	}
-	pts, err := splitPoints(ctx, copierLister{c, sa}, r.Bucket, r.Prefix, first, parts)
-	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
+	sp.used = true
+	if sp.err != nil {
+		if errors.Is(sp.err, context.Canceled) || errors.Is(sp.err, context.DeadlineExceeded) {
+			return nil, sp.err
+		}
+		return nil, nil
 	}
 	// A split point's key is the first key after its start-after: one
 	// after first has its start-after at or after first too.
-	pts = slices.DeleteFunc(pts, func(p splitPoint) bool { return p.key <= first || p.after < first })
-	if err != nil || len(pts) == 0 {
+	first := page.Objects[0].Key
+	pts := slices.DeleteFunc(sp.pts, func(p splitPoint) bool { return p.key <= first || p.after < first })
+	if len(pts) == 0 {
 		return nil, nil
 	}
 	for k, p := range pts {
