@@ -569,3 +569,71 @@ func TestSyncLocalFolderToS3(t *testing.T) {
 		t.Errorf("a third sync copied %d, want 0", copied)
 	}
 }
+
+// TestMoveInterruptedAndResumed: a move stopped part way resumes as a move:
+// every object ends at the destination and every source is deleted, none
+// before its copy.
+func TestMoveInterruptedAndResumed(t *testing.T) {
+	w := newWorld(t)
+	var seeds []seed
+	want := map[string][]byte{}
+	for i := range 30 {
+		k := fmt.Sprintf("m/%02d", i)
+		want[k] = providertest.Data(2000+i, uint32(i))
+		seeds = append(seeds, seed{key: k, data: want[k]})
+	}
+	w.seed(t, "move-resume-src", seeds)
+	w.createBucket(t, "move-resume-dst")
+	journals := t.TempDir()
+	var mu sync.Mutex
+	var child *started
+	deletes := 0
+	w.proxy.SetRequestHook(func(r testenv.S3Record) int {
+		if r.Bucket == "move-resume-src" && r.Method == http.MethodDelete {
+			mu.Lock()
+			if deletes++; deletes == 10 && child != nil {
+				_ = child.cmd.Process.Signal(os.Interrupt)
+			}
+			mu.Unlock()
+		}
+		return 0
+	})
+	mu.Lock()
+	child = w.start(t, "move", "s3://move-resume-src", "s3://move-resume-dst", "--s3-endpoint", w.proxy.URL,
+		"--journal-dir", journals, "--concurrency", "2")
+	mu.Unlock()
+	err := child.cmd.Wait()
+	w.proxy.SetRequestHook(nil)
+	if code := child.cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d (%v), want 130\n%s\n%s", code, err, child.stdout.String(), child.stderr.String())
+	}
+	left := w.keys(t, "move-resume-src")
+	if len(left) == 0 || len(left) == len(want) {
+		t.Fatalf("%d of %d sources left after the interruption; want some, not all", len(left), len(want))
+	}
+	for k := range want {
+		if _, inSrc := left[k]; !inSrc {
+			if body, _ := w.object(t, "move-resume-dst", k); !bytes.Equal(body, want[k]) {
+				t.Fatalf("%s was deleted at the source but its copy differs", k)
+			}
+		}
+	}
+	out := child.stdout.String()
+	k := strings.Index(out, "resume with: migrate jobs resume ")
+	if k < 0 {
+		t.Fatalf("no resume hint:\n%s", out)
+	}
+	id := strings.Fields(out[k+len("resume with: migrate jobs resume "):])[0]
+	code, stdout, stderr := w.run(t, "jobs", "resume", id, "--journal-dir", journals)
+	if code != 0 || !strings.Contains(stdout, "migrate move") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if left := w.keys(t, "move-resume-src"); len(left) != 0 {
+		t.Errorf("sources left after the resumed move: %v", left)
+	}
+	for k, d := range want {
+		if body, _ := w.object(t, "move-resume-dst", k); !bytes.Equal(body, d) {
+			t.Errorf("%s differs", k)
+		}
+	}
+}
