@@ -356,8 +356,8 @@ func (c *Counts) add(r ObjectResult) {
 // Changed is sync's rule: an object is copied again when its size differs
 // from the blob's; else, when both sides know an MD5 (the blob's listed
 // Content-MD5 and an ETag of 32 hex digits), when they differ; else when the
-// object was modified after the blob was written (in whole seconds, as
-// listings give them). An ETag that looks like an
+// object was modified after the blob was written (in whole seconds when
+// the blob's time has no fraction, as listings give it). An ETag that looks like an
 // MD5 but is not one (SSE-KMS) makes the object look changed: copied again,
 // never skipped wrongly.
 func Changed(src, dst providers.Object) (bool, string) {
@@ -370,9 +370,13 @@ func Changed(src, dst providers.Object) (bool, string) {
 		}
 		return false, ""
 	}
-	// Listings give whole seconds: a file written in the second its copy
-	// was made is not newer than it.
-	if src.LastModified.Truncate(time.Second).After(dst.LastModified) {
+	// S3 and Azure listings give whole seconds: against those, a file
+	// written in the second its copy was made is not newer than it.
+	srcTime := src.LastModified
+	if dst.LastModified.Nanosecond() == 0 {
+		srcTime = srcTime.Truncate(time.Second)
+	}
+	if srcTime.After(dst.LastModified) {
 		return true, "source is newer"
 	}
 	return false, ""
