@@ -87,6 +87,7 @@ type copyFlags struct {
 	metadata         []string
 	noGuessMime      bool
 	copyObjectMax    int64
+	listParallelism  int
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -159,6 +160,7 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&f.journalDir, "journal-dir", "", "where jobs are journaled for 'migrate jobs' (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)")
 	fs.IntVar(&f.retries, "retries", pipeline.DefaultRetry.MaxAttempts-1, "retries of a throttled or transient request, with exponential backoff")
 	fs.IntVar(&f.pageSize, "page-size", 0, "listing page size (default: the service's, 1000 for S3)")
+	fs.IntVar(&f.listParallelism, "list-parallelism", pipeline.DefaultListParallelism, "key ranges of a large listing (past 20 pages) listed at once, split by start-after; 1 lists one stream (sync always does)")
 	fs.StringVar(&f.shard, "shard", "", "I/N: copy only this process's part of the job, the objects whose hash of (bucket, key) mod N is I (0 <= I < N); run N processes, one per I (docs/scale-out.md)")
 	fs.StringVar(&f.jobID, "job-id", "", "name the job (letters, digits, '.', '-', '_') instead of a generated id; when that job exists with the same command line it is resumed (done: nothing to do), so a retried container finishes its shard")
 	fs.IntVar(&f.shardCount, "shard-count", 0, "N: as --shard I/N with I from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
@@ -331,6 +333,9 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if f.concurrency < 1 || f.concurrency > 10000 {
 		return copyJob{}, usagef("--concurrency must be between 1 and 10000, got %d", f.concurrency)
 	}
+	if f.listParallelism < 1 || f.listParallelism > 256 {
+		return copyJob{}, usagef("--list-parallelism must be between 1 and 256, got %d", f.listParallelism)
+	}
 	if f.retries < 0 || f.retries > 100 {
 		return copyJob{}, usagef("--retries must be between 0 and 100, got %d", f.retries)
 	}
@@ -461,6 +466,7 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		FailOnArchived:     f.failOnArchived,
 		DryRun:             f.dryRun,
 		PageSize:           f.pageSize,
+		ListParallelism:    f.listParallelism,
 		Retry:              pipeline.DefaultRetry,
 	}
 	j.pipeOpts.Retry.MaxAttempts = f.retries + 1

@@ -637,3 +637,40 @@ func TestMoveInterruptedAndResumed(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelListingInARealRun: a listing past 20 pages is split into
+// key ranges listed with start-after, and every object still arrives once.
+func TestParallelListingInARealRun(t *testing.T) {
+	w := newWorld(t)
+	var seeds []seed
+	for i := range 400 {
+		seeds = append(seeds, seed{key: fmt.Sprintf("p%d/%03d", i%7, i), data: []byte{byte(i)}})
+	}
+	w.seed(t, "parallel-list", seeds)
+	w.proxy.Reset()
+	code, out, errOut := w.run(t, "copy", "s3://parallel-list", w.az.Endpoint+"/parallel-list", "--s3-endpoint", w.proxy.URL,
+		"--page-size", "10", "--list-parallelism", "4")
+	if code != 0 || !strings.Contains(out, "copied:          400") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := len(w.listBlobs(t, "parallel-list")); n != 400 {
+		t.Fatalf("%d blobs, want 400", n)
+	}
+	startAfter, heads := 0, map[string]int{}
+	for _, r := range w.proxy.Records() {
+		if strings.Contains(r.RawQueryRedacted, "start-after=") {
+			startAfter++
+		}
+		if r.Method == http.MethodHead && r.Key != "" {
+			heads[r.Key]++
+		}
+	}
+	if startAfter == 0 {
+		t.Error("no listing request used start-after: the listing was not split")
+	}
+	for k, n := range heads {
+		if n != 1 {
+			t.Errorf("%s was looked at %d times", k, n)
+		}
+	}
+}
