@@ -576,7 +576,7 @@ func (d *Destination) StageBlock(ctx context.Context, containerName, name string
 		return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,
 			Msg: fmt.Sprintf("block of %d bytes: need 1..%d (4000 MiB)", size, int64(MaxBlockSize))}
 	}
-	w, sum, err := hashBody(ctx, op, where, body, size)
+	w, sum, err := providers.HashBody(ctx, op, where, body, size)
 	if err != nil {
 		return err
 	}
@@ -584,35 +584,6 @@ func (d *Destination) StageBlock(ctx context.Context, containerName, name string
 		TransactionalValidation: blob.TransferValidationTypeMD5(sum),
 	})
 	return classify(ctx, op, where, err)
-}
-
-// hashBody returns the size bytes of body from its current position as a
-// window that starts there, after hashing them (MD5), so that a request
-// can send them, and a retry send them again.
-func hashBody(ctx context.Context, op, where string, body io.ReadSeeker, size int64) (io.ReadSeeker, []byte, error) {
-	w, err := newWindow(body, size)
-	if err != nil {
-		return nil, nil, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: "body: " + err.Error(), Err: err}
-	}
-	h := md5.New()
-	n, err := io.Copy(h, w)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		if ctx.Err() != nil {
-			return nil, nil, classify(ctx, op, where, err)
-		}
-		return nil, nil, &providers.Error{Kind: providers.KindUnknown, Op: op, Where: where, Msg: "reading block body: " + providers.Redact(err.Error()), Err: err}
-	}
-	if n != size {
-		return nil, nil, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,
-			Msg: fmt.Sprintf("body has %d bytes, expected %d", n, size)}
-	}
-	if _, err := w.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: "body: " + err.Error(), Err: err}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, classify(ctx, op, where, err)
-	}
-	return w, h.Sum(nil), nil
 }
 
 // PutBlob creates or replaces blob name with size bytes of body and props
@@ -625,7 +596,7 @@ func (d *Destination) PutBlob(ctx context.Context, containerName, name string, b
 		return &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where,
 			Msg: fmt.Sprintf("%d bytes: one Put Blob takes at most %d (5000 MiB); stage blocks instead", size, int64(MaxPutBlob))}
 	}
-	w, sum, err := hashBody(ctx, op, where, body, size)
+	w, sum, err := providers.HashBody(ctx, op, where, body, size)
 	if err != nil {
 		return err
 	}
@@ -791,63 +762,6 @@ func trimETag[T ~string](e *T) string {
 		return ""
 	}
 	return strings.Trim(string(*e), `"`)
-}
-
-// window is the size bytes of an io.ReadSeeker after its position when the
-// window was made, seekable relative to that start: azcore seeks request
-// bodies to 0 and to the end to learn their length.
-type window struct {
-	rs         io.ReadSeeker
-	base, size int64
-	pos        int64 // relative to base
-}
-
-func newWindow(rs io.ReadSeeker, size int64) (*window, error) {
-	if rs == nil {
-		return nil, errors.New("nil body")
-	}
-	base, err := rs.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, err
-	}
-	return &window{rs: rs, base: base, size: size}, nil
-}
-
-func (w *window) Read(p []byte) (int, error) {
-	if w.pos >= w.size {
-		return 0, io.EOF
-	}
-	if rem := w.size - w.pos; int64(len(p)) > rem {
-		p = p[:rem]
-	}
-	n, err := w.rs.Read(p)
-	w.pos += int64(n)
-	if err == io.EOF && w.pos < w.size {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
-}
-
-func (w *window) Seek(offset int64, whence int) (int64, error) {
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = w.pos + offset
-	case io.SeekEnd:
-		abs = w.size + offset
-	default:
-		return 0, errors.New("window: invalid whence")
-	}
-	if abs < 0 {
-		return 0, errors.New("window: negative position")
-	}
-	if _, err := w.rs.Seek(w.base+abs, io.SeekStart); err != nil {
-		return 0, err
-	}
-	w.pos = abs
-	return abs, nil
 }
 
 // connString is what New uses from a connection string.

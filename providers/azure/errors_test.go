@@ -460,33 +460,6 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func TestWindow(t *testing.T) {
-	r := bytes.NewReader([]byte("0123456789"))
-	r.Seek(3, io.SeekStart)
-	w, err := newWindow(r, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end, _ := w.Seek(0, io.SeekEnd)
-	if end != 4 {
-		t.Fatalf("end %d", end)
-	}
-	w.Seek(0, io.SeekStart)
-	b, _ := io.ReadAll(w)
-	if string(b) != "3456" {
-		t.Fatalf("got %q", b)
-	}
-	w.Seek(2, io.SeekStart)
-	b, _ = io.ReadAll(w)
-	if string(b) != "56" {
-		t.Fatalf("got %q", b)
-	}
-	short, _ := newWindow(bytes.NewReader([]byte("ab")), 3)
-	if _, err := io.ReadAll(short); !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Fatalf("short: %v", err)
-	}
-}
-
 // Retry-After and x-ms-retry-after-ms fill Error.RetryAfter.
 func TestClassifyRetryAfter(t *testing.T) {
 	tests := []struct {

@@ -498,84 +498,9 @@ func apiCode(err error) string {
 	return ""
 }
 
-// hashBody returns the size bytes of body after its current position as a
-// window positioned at its start, and their MD5 in base64 (Content-MD5).
-// A body shorter than size is Invalid.
-func hashBody(ctx context.Context, op, where string, body io.ReadSeeker, size int64) (*window, string, error) {
-	w, err := newWindow(body, size)
-	if err != nil {
-		return nil, "", &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: "body: " + err.Error(), Err: err}
-	}
-	h := md5.New()
-	n, err := io.Copy(h, w)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		if ctx.Err() != nil {
-			return nil, "", classify(ctx, op, where, err)
-		}
-		return nil, "", &providers.Error{Kind: providers.KindUnknown, Op: op, Where: where, Msg: "reading the body: " + err.Error(), Err: err}
-	}
-	if n != size {
-		return nil, "", invalid(op, where, fmt.Sprintf("body has %d bytes, expected %d", n, size))
-	}
-	if _, err := w.Seek(0, io.SeekStart); err != nil {
-		return nil, "", &providers.Error{Kind: providers.KindInvalid, Op: op, Where: where, Msg: "body: " + err.Error(), Err: err}
-	}
-	return w, base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
-}
-
-// window is the size bytes of an io.ReadSeeker after its position when the
-// window was made, seekable relative to that start: the SDK seeks a body
-// back to its start to hash it for the signature and before sending it.
-type window struct {
-	rs         io.ReadSeeker
-	base, size int64
-	pos        int64 // relative to base
-}
-
-func newWindow(rs io.ReadSeeker, size int64) (*window, error) {
-	if rs == nil {
-		return nil, errors.New("nil body")
-	}
-	base, err := rs.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, err
-	}
-	return &window{rs: rs, base: base, size: size}, nil
-}
-
-func (w *window) Read(p []byte) (int, error) {
-	if w.pos >= w.size {
-		return 0, io.EOF
-	}
-	if rem := w.size - w.pos; int64(len(p)) > rem {
-		p = p[:rem]
-	}
-	n, err := w.rs.Read(p)
-	w.pos += int64(n)
-	if err == io.EOF && w.pos < w.size {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
-}
-
-func (w *window) Seek(offset int64, whence int) (int64, error) {
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = w.pos + offset
-	case io.SeekEnd:
-		abs = w.size + offset
-	default:
-		return 0, errors.New("window: invalid whence")
-	}
-	if abs < 0 {
-		return 0, errors.New("window: negative position")
-	}
-	if _, err := w.rs.Seek(w.base+abs, io.SeekStart); err != nil {
-		return 0, err
-	}
-	w.pos = abs
-	return abs, nil
+// hashBody is providers.HashBody with the MD5 in base64, as Content-MD5
+// carries it.
+func hashBody(ctx context.Context, op, where string, body io.ReadSeeker, size int64) (io.ReadSeeker, string, error) {
+	w, sum, err := providers.HashBody(ctx, op, where, body, size)
+	return w, base64.StdEncoding.EncodeToString(sum), err
 }
