@@ -1,9 +1,7 @@
 package local
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"io/fs"
 	"os"
 	"sort"
@@ -17,17 +15,9 @@ const DefaultPageSize = 1000
 
 const tokenPrefix = "l1:"
 
-func encodeToken(lastKey string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + lastKey))
-}
+func encodeToken(lastKey string) string { return providers.KeyToken(tokenPrefix, lastKey) }
 
-func decodeToken(tok string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !bytes.HasPrefix(b, []byte(tokenPrefix)) {
-		return "", false
-	}
-	return string(b[len(tokenPrefix):]), true
-}
+func decodeToken(tok string) (string, bool) { return providers.KeyFromToken(tokenPrefix, tok) }
 
 // List returns one page of the regular files under root whose key starts
 // with opts.Prefix (which may end mid-name), in ascending byte order of key,

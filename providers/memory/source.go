@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -45,17 +44,9 @@ func invalid(op, where, code, msg string) error {
 
 const tokenPrefix = "m1:"
 
-func encodeToken(lastKey string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + lastKey))
-}
+func encodeToken(lastKey string) string { return providers.KeyToken(tokenPrefix, lastKey) }
 
-func decodeToken(tok string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !bytes.HasPrefix(b, []byte(tokenPrefix)) {
-		return "", false
-	}
-	return string(b[len(tokenPrefix):]), true
-}
+func decodeToken(tok string) (string, bool) { return providers.KeyFromToken(tokenPrefix, tok) }
 
 // List returns one page of bucket's objects in ascending byte order of key.
 // Tokens name the last key returned, so they stay valid across writes and
