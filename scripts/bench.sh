@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the scale benchmarks of issue 10 (internal/bench: the real providers
-# and pipeline against the fake of internal/testenv/scale on 127.0.0.1)
-# and prints one table: figure, target, result, met?
+# and pipeline against the fake of internal/testenv/scale on 127.0.0.1) and
+# the local-upload benchmark of issue 9 (a folder into the rig's versitygw;
+# needs the rig, installed by scripts/test.sh) and prints one table: figure,
+# target, result, met?
 #
-#   scripts/bench.sh            the issue's sizes (about 6 minutes on 2 cores)
-#   QUICK=1 scripts/bench.sh    a tenth of the sizes (about 45 s), for a smoke test
+#   scripts/bench.sh            the issues' sizes (about 12 minutes on 2 cores; 12 GiB of disk)
+#   QUICK=1 scripts/bench.sh    about a tenth of the sizes (about 90 s), for a smoke test
 #
 # The raw `go test -bench` output is kept in $OUT (default bench.out in a
 # temporary directory) and its path printed at the end.
@@ -13,18 +15,21 @@ cd "$(dirname "$0")/.."
 
 OUT=${OUT:-$(mktemp -d)/bench.out}
 ceiling=100000 memory=100000,1000000 list=1000000 small=20000
+localsmall=53248 locallarge=5 locallargesize=$((2 << 30))
 if [ "${QUICK:-}" = 1 ]; then
   ceiling=10000 memory=10000,100000 list=100000 small=5000
+  localsmall=5000 locallarge=2 locallargesize=$((256 << 20))
 fi
 
 go test -c -o "$(dirname "$OUT")/bench.test" ./internal/bench
 bin="$(dirname "$OUT")/bench.test"
 args=(-test.run '^$' -test.benchtime 1x -test.count 1 -test.timeout 30m
-  -bench.ceiling-objects "$ceiling" -bench.memory-objects "$memory" -bench.list-keys "$list" -bench.small-objects "$small")
+  -bench.ceiling-objects "$ceiling" -bench.memory-objects "$memory" -bench.list-keys "$list" -bench.small-objects "$small"
+  -bench.local-small-files "$localsmall" -bench.local-large-files "$locallarge" -bench.local-large-size "$locallargesize")
 echo "== running the benchmarks (raw output: $OUT)" >&2
 (cd internal/bench && "$bin" "${args[@]}" -test.bench . | tee "$OUT" >&2)
 
-awk -v memory="$memory" -v list="$list" '
+awk -v memory="$memory" -v list="$list" -v localsmall="$localsmall" -v locallarge="$locallarge" -v locallargesize="$locallargesize" '
 /^Benchmark/ {
   name = $1; sub(/-[0-9]+$/, "", name)
   for (i = 3; i < NF; i += 2) v[name, $(i + 1)] = $i
@@ -65,6 +70,11 @@ END {
     row("5. requests/object, tags " (t ? "on" : "off") ": total", t ? "<= 2.001 + 1/tagged" : "<= 2.001", sprintf("%.3f", v[n, "requests/object"]), t ? v[n, "tags/untagged-object"] == 0 && v[n, "tags/tagged-object"] <= 1 : v[n, "requests/object"] <= 2.0011)
     row("5.   listing / HEAD / Put Blob From URL per object", "0.001 / 1 / 1", sprintf("%.4f / %.3f / %.3f", v[n, "list/object"], v[n, "head/object"], v[n, "put-from-url/object"]), v[n, "list/object"] <= 0.0011 && v[n, "head/object"] <= 1 && v[n, "put-from-url/object"] <= 1)
     row("5.   GetObjectTagging per tagged / untagged object", t ? "1 / 0" : "0 / 0", sprintf("%.3f / %.3f", v[n, "tags/tagged-object"], v[n, "tags/untagged-object"]), v[n, "tags/untagged-object"] == 0 && v[n, "tags/tagged-object"] == t)
+  }
+  fs = v["BenchmarkLocalUpload/small", "files/s"]
+  if (fs > 0) {
+    row("7. local folder -> S3, " localsmall " x 32 KiB, 1 process", "> 362 files/s (AWS CLI, 26 procs)", sprintf("%.0f files/s (%.2f req/file)", fs, v["BenchmarkLocalUpload/small", "requests/file"]), fs > 362)
+    row("7. local folder -> S3, " locallarge " x " locallargesize / 1048576 " MiB (parallel parts)", "-", sprintf("%.1f MiB/s (%.0f req/file)", v["BenchmarkLocalUpload/large", "MiB/s"], v["BenchmarkLocalUpload/large", "requests/file"]), -1)
   }
 }' "$OUT"
 echo >&2
