@@ -334,6 +334,16 @@ func TestS3ToS3ServerSide(t *testing.T) {
 	if open := w.openUploads(t, "s2s-dst"); len(open) != 0 {
 		t.Errorf("incomplete uploads left: %v", open)
 	}
+	// verify works between two buckets as between a bucket and a container.
+	if code, out, errOut := w.run(t, "verify", "s3://s2s-src", "s3://s2s-dst/copied", "--s3-endpoint", w.proxy.URL); code != 0 {
+		t.Errorf("verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := w.s3c.DeleteObject(context.Background(), &awss3.DeleteObjectInput{Bucket: aws.String("s2s-dst"), Key: aws.String("copied/small.bin")}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := w.run(t, "verify", "s3://s2s-src", "s3://s2s-dst/copied", "--s3-endpoint", w.proxy.URL); code != 3 || !strings.Contains(out, "small.bin") {
+		t.Errorf("verify after a deletion: exit %d (want 3, naming small.bin)\n%s\n%s", code, out, errOut)
+	}
 }
 
 func TestInterruptedMultipartCopyLeavesNoUpload(t *testing.T) {
