@@ -88,6 +88,8 @@ type copyFlags struct {
 	noGuessMime      bool
 	copyObjectMax    int64
 	listParallelism  int
+	dstEndpoint      string
+	dstRegion        string
 }
 
 func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
@@ -155,6 +157,8 @@ func newCopyFlagSet(f *copyFlags, stderr io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&f.noGuessMime, "no-guess-mime-type", false, "local source: do not guess Content-Type from file extensions")
 	fs.StringVar(&f.acl, "acl", "", "S3 destination: canned ACL for every object written (private, bucket-owner-full-control, ...); S3 copies no ACL from the source")
 	fs.StringVar(&f.storageClass, "storage-class", "", "S3 destination: storage class of every object written (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, ...; default: the bucket's)")
+	fs.StringVar(&f.dstEndpoint, "dest-s3-endpoint", "", "S3 destination on another S3-compatible endpoint than the source's (default: --s3-endpoint); objects then stream through this machine")
+	fs.StringVar(&f.dstRegion, "dest-region", "", "region of the S3 destination bucket (default: --region; requests follow a bucket's region anyway)")
 	fs.Var(sizeFlag{&f.copyObjectMax}, "copy-object-max-size", "S3 to S3: largest object copied with one CopyObject and largest part of UploadPartCopy (default 5GiB, S3's limit; lower for servers configured lower)")
 	fs.StringVar(&f.overwrite, "overwrite", "true", "when a blob of that name exists: true (replace it), false (skip the object) or ifSourceNewer (replace it only when the object is newer); false and ifSourceNewer cost a HEAD per object")
 	fs.StringVar(&f.journalDir, "journal-dir", "", "where jobs are journaled for 'migrate jobs' (default $MIGRATE_JOURNAL_DIR, else ~/.migrate/jobs)")
@@ -397,13 +401,18 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 		SSECustomerKey: providers.Secret(f.sseCKey), RequestPayer: f.requestPayer, SourceUnreachable: !f.sourceReachable, Anonymous: f.s3Anonymous}
 
 	if j.dstS3 != nil {
-		// The same credentials and endpoint as an S3 source: a copy within
-		// one service is server-side.
-		j.dstS3Opts = s3.Options{Region: f.region, Endpoint: endpoint, Profile: f.awsProfile, UsePathStyle: endpoint != "",
-			ACL: f.acl, StorageClass: f.storageClass, CopyObjectThreshold: f.copyObjectMax}
-		if j.dstS3.Endpoint != "" {
-			j.dstS3Opts.Endpoint, j.dstS3Opts.UsePathStyle = j.dstS3.Endpoint, true
+		// The same credentials, and unless told otherwise the same endpoint
+		// and region, as an S3 source: a copy within one service is
+		// server-side; between two endpoints it streams.
+		dstEndpoint, dstRegion := endpoint, f.region
+		if f.dstEndpoint != "" {
+			dstEndpoint = f.dstEndpoint
 		}
+		if f.dstRegion != "" {
+			dstRegion = f.dstRegion
+		}
+		j.dstS3Opts = s3.Options{Region: dstRegion, Endpoint: dstEndpoint, Profile: f.awsProfile, UsePathStyle: dstEndpoint != "",
+			ACL: f.acl, StorageClass: f.storageClass, CopyObjectThreshold: f.copyObjectMax}
 	} else if err := j.azureCredential(f, getenv); err != nil {
 		return copyJob{}, err
 	}

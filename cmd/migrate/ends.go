@@ -139,7 +139,8 @@ func (j copyJob) checkEnds(f copyFlags) error {
 			rule{f.renameKeys, "--rename-invalid-keys (S3 holds every key as it is)"}, rule{f.containerMapFile != "" || len(f.containerMap) > 0, "--container-map"})
 	}
 	return check("an S3 destination, not Azure",
-		rule{f.acl != "", "--acl"}, rule{f.storageClass != "", "--storage-class"}, rule{f.copyObjectMax != 0, "--copy-object-max-size"})
+		rule{f.acl != "", "--acl"}, rule{f.storageClass != "", "--storage-class"}, rule{f.copyObjectMax != 0, "--copy-object-max-size"},
+		rule{f.dstEndpoint != "", "--dest-s3-endpoint"}, rule{f.dstRegion != "", "--dest-region"})
 }
 
 // metadataPairs reads --metadata key=value values.

@@ -684,3 +684,47 @@ func TestParallelListingInARealRun(t *testing.T) {
 		}
 	}
 }
+
+// TestS3ToS3AcrossEndpointsStreams: two S3-compatible servers cannot copy
+// from each other, so the bytes stream through the tool, which says so.
+func TestS3ToS3AcrossEndpointsStreams(t *testing.T) {
+	w := newCopyWorld(t) // its own versitygw: the source
+	other := testenv.S3(t)
+	oc, err := other.NewClient(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oc.CreateBucket(context.Background(), &awss3.CreateBucketInput{Bucket: aws.String("xend-dst")}); err != nil {
+		t.Fatal(err)
+	}
+	objs := map[string][]byte{"small.txt": []byte("hello"), "big.bin": providertest.Data(12<<20, 8)}
+	var seeds []seed
+	for k, d := range objs {
+		seeds = append(seeds, seed{key: k, data: d, put: func(in *awss3.PutObjectInput) { in.Metadata = map[string]string{"k": "v"} }})
+	}
+	w.seed(t, "xend-src", seeds)
+	code, out, errOut := w.run(t, "copy", "s3://xend-src", "s3://xend-dst", "--s3-endpoint", w.proxy.URL,
+		"--dest-s3-endpoint", other.Endpoint, "--block-size", "5MiB")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "streamed") {
+		t.Errorf("the summary does not say the bytes streamed:\n%s", out)
+	}
+	for k, d := range objs {
+		got, err := oc.GetObject(context.Background(), &awss3.GetObjectInput{Bucket: aws.String("xend-dst"), Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(got.Body)
+		got.Body.Close()
+		if !bytes.Equal(body, d) || got.Metadata["k"] != "v" {
+			t.Errorf("%s: %d bytes (want %d), metadata %v", k, len(body), len(d), got.Metadata)
+		}
+	}
+	for _, r := range w.proxy.Records() {
+		if r.CopySource != "" {
+			t.Errorf("a copy request went to the source's server: %s %s", r.Method, r.Key)
+		}
+	}
+}
