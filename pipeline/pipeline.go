@@ -532,6 +532,7 @@ type Copier struct {
 	canServerSide bool
 	within        bool                // server-side copies go through an ObjectCopier
 	canPut        bool                // the destination writes small objects in one request
+	uploads       bool                // the destination\'s blocks belong to uploads (BlockUploader)
 	mem           *semaphore.Weighted // bytes of stream buffers: the memory bound
 	bufs          buffers             // reused stream buffers
 	limits        providers.Limits
@@ -577,6 +578,7 @@ func New(src providers.Source, dst providers.Destination, o Options) (*Copier, e
 	}
 	c.staged, _ = dst.(providers.BlockLister)
 	c.uploader, _ = dst.(providers.BlockUploader)
+	c.uploads = c.uploader != nil
 	if c.uploader != nil {
 		c.staged = nil // an upload is begun afresh: nothing is staged yet
 	}
@@ -923,8 +925,10 @@ func (c *Copier) filter(r Route, objs []providers.Object) []providers.Object {
 	return kept
 }
 
-// add counts the requests one object made or would make.
-func (q *Requests) add(r ObjectResult) {
+// add counts the requests one object made or would make; uploads says the
+// destination's blocks belong to uploads (begun, then completed) rather
+// than staged freely.
+func (q *Requests) add(r ObjectResult, uploads bool) {
 	switch {
 	case r.Mode == ModeDelete:
 		q.AzureWrite++
@@ -954,11 +958,17 @@ func (q *Requests) add(r ObjectResult) {
 		fetched := int64(r.Blocks - r.Resumed)
 		q.S3Get += fetched
 		q.AzureWrite += fetched + 1 // the blocks and the commit
-		q.AzureRead++               // the uncommitted block list, or the upload's begin
+		q.AzureRead++               // the uncommitted block list, or the uploads of that name
+		if uploads {
+			q.AzureWrite++ // the upload's begin
+		}
 	case ModeCopy:
 		q.AzureWrite++ // one copy request; the service reads its own object
+		return         // and nothing leaves it
 	case ModeCopyParts:
 		q.AzureWrite += int64(r.Blocks) + 2 // begin, one copy per part, complete
+		q.AzureRead++                       // the uploads of that name
+		return
 	}
 	q.EgressBytes += r.Size
 }
@@ -1035,7 +1045,7 @@ func (c *Copier) finish(route int, r ObjectResult) {
 	if r.Outcome == Deleted || r.Outcome == Planned && r.Mode == ModeDelete {
 		s.Deleted++
 	}
-	s.Estimate.add(r)
+	s.Estimate.add(r, c.uploads)
 	if (r.Outcome == Copied || r.Outcome == Planned) && r.Mode != ModeDelete {
 		s.Largest = keepLargest(s.Largest, SizedObject{Bucket: r.Bucket, Key: r.Key, Size: r.Size})
 	}

@@ -433,7 +433,8 @@ func parseCopy(args []string, getenv env, stderr io.Writer) (copyJob, error) {
 	if f.output != "text" && f.output != "json" {
 		return copyJob{}, usagef("--output must be text or json, got %q", f.output)
 	}
-	j.output, j.planFile, j.fromPlan, j.prices = f.output, f.planFile, f.fromPlan, f.prices
+	j.output, j.planFile, j.fromPlan = f.output, f.planFile, f.fromPlan
+	j.prices = f.prices.forEnds(j)
 	if j.sourceInventory = f.sourceInventory; j.sourceInventory != "" {
 		switch {
 		case j.src.Bucket == "":

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,6 +229,22 @@ type prices struct {
 	EgressPerGB      float64 `json:"s3_egress_per_gb"`
 	AzureWritePer10k float64 `json:"azure_write_per_10000"`
 	AzureReadPer10k  float64 `json:"azure_read_per_10000"`
+	// src and dst name the ends in the text ("" = S3 and Azure); prices of
+	// an end that is neither (a local folder; S3 as the destination) are
+	// zero, so the estimate prices only what they apply to.
+	src, dst string
+}
+
+// forEnds zeroes the prices that do not apply to a job's ends and names
+// them for the text.
+func (p prices) forEnds(j copyJob) prices {
+	if j.srcLocal != "" {
+		p.S3RequestPer1000, p.S3ListPer1000, p.EgressPerGB, p.src = 0, 0, 0, "local folder"
+	}
+	if j.dstS3 != nil {
+		p.AzureWritePer10k, p.AzureReadPer10k, p.dst = 0, 0, "S3 destination"
+	}
+	return p
 }
 
 // cost estimates what the requests and the egress cost.
@@ -246,12 +263,29 @@ func printEstimate(w io.Writer, s pipeline.Summary, p prices) {
 	if s.DryRun {
 		what = "Estimate"
 	}
-	fmt.Fprintf(w, "%s: S3 %d LIST, %d HEAD, %d tagging, %d GET (%s out of S3); Azure %d writes, %d reads; about $%.4f at the prices used\n",
-		what, q.S3List, q.S3Head, q.S3Tagging, q.S3Get, pipeline.FormatBytes(q.EgressBytes), q.AzureWrite, q.AzureRead, p.cost(q))
+	src, dst := "S3", "Azure"
+	if p.src != "" {
+		src = p.src
+	}
+	if p.dst != "" {
+		dst = p.dst
+	}
+	fmt.Fprintf(w, "%s: %s %d LIST, %d HEAD, %d tagging, %d GET (%s read); %s %d writes, %d reads; about $%.4f at the prices used",
+		what, src, q.S3List, q.S3Head, q.S3Tagging, q.S3Get, pipeline.FormatBytes(q.EgressBytes), dst, q.AzureWrite, q.AzureRead, p.cost(q))
+	var unpriced []string
+	for _, e := range []string{p.src, p.dst} {
+		if e != "" {
+			unpriced = append(unpriced, e)
+		}
+	}
+	if len(unpriced) > 0 {
+		fmt.Fprintf(w, " (none for the %s)", strings.Join(unpriced, " or the "))
+	}
+	fmt.Fprintln(w)
 	if len(s.Largest) > 0 {
 		fmt.Fprintf(w, "Largest objects:\n")
 		for _, o := range s.Largest {
-			fmt.Fprintf(w, "  %10s  s3://%s/%s\n", pipeline.FormatBytes(o.Size), o.Bucket, o.Key)
+			fmt.Fprintf(w, "  %10s  %s\n", pipeline.FormatBytes(o.Size), sourceURL(o.Bucket, o.Key))
 		}
 	}
 }

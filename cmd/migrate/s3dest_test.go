@@ -163,6 +163,33 @@ func TestLocalFolderToS3AndAzure(t *testing.T) {
 		}
 	}
 
+	t.Run("plan", func(t *testing.T) {
+		code, out, errOut := w.run(t, "plan", root, "s3://local-plan/x", "--s3-endpoint", w.proxy.URL, "--block-size", "5MiB", "--output", "json")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		var sum struct {
+			Totals struct {
+				Planned int64 `json:"planned"`
+			} `json:"totals"`
+			Estimate struct {
+				AzureWrite int64 `json:"azure_write"`
+			} `json:"estimate"`
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+			t.Fatal(err)
+		}
+		// 10 files of one block are one request each; the large file is
+		// begin, 3 parts, complete (the destination's writes).
+		if sum.Totals.Planned != int64(len(want)) || sum.Estimate.AzureWrite != 10+5 {
+			t.Errorf("planned %d (want %d), destination writes %d (want 15)\n%s", sum.Totals.Planned, len(want), sum.Estimate.AzureWrite, lines[len(lines)-1])
+		}
+		if _, err := w.s3c.HeadBucket(context.Background(), &awss3.HeadBucketInput{Bucket: aws.String("local-plan")}); err == nil {
+			t.Error("a plan created the bucket")
+		}
+	})
+
 	t.Run("to S3", func(t *testing.T) {
 		w.createBucket(t, "local-up")
 		w.proxy.Reset()
