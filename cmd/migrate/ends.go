@@ -173,3 +173,18 @@ func sourceURL(bucket, key string) string {
 	}
 	return "s3://" + bucket + "/" + key
 }
+
+// splitSourceURL is sourceURL's inverse for a job whose local source, if
+// any, is root: the bucket (or root) and the key.
+func splitSourceURL(root, s string) (bucket, key string, ok bool) {
+	if root != "" {
+		key, ok = strings.CutPrefix(s, strings.TrimRight(root, "/")+"/")
+		return root, key, ok && key != ""
+	}
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		return "", "", false
+	}
+	bucket, key, ok = strings.Cut(rest, "/")
+	return bucket, key, ok
+}

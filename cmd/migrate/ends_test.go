@@ -109,11 +109,19 @@ func TestEndsRefuseFlagsOfOtherEnds(t *testing.T) {
 func TestSourceURL(t *testing.T) {
 	for _, tt := range []struct{ bucket, key, want string }{
 		{"photos", "a/b.jpg", "s3://photos/a/b.jpg"},
+		{"photos", "a//b/", "s3://photos/a//b/"},
 		{"/data/export", "a/b.jpg", "/data/export/a/b.jpg"},
-		{"/data/export/", "x", "/data/export/x"},
+		{"/data/export", "sub/x y", "/data/export/sub/x y"},
 	} {
 		if got := sourceURL(tt.bucket, tt.key); got != tt.want {
 			t.Errorf("sourceURL(%q, %q) = %q, want %q", tt.bucket, tt.key, got, tt.want)
+		}
+		root := ""
+		if strings.HasPrefix(tt.bucket, "/") {
+			root = tt.bucket
+		}
+		if b, k, ok := splitSourceURL(root, tt.want); !ok || b != tt.bucket || k != tt.key {
+			t.Errorf("splitSourceURL(%q, %q) = %q, %q, %v", root, tt.want, b, k, ok)
 		}
 	}
 }

@@ -76,9 +76,9 @@ func runFromPlan(ctx context.Context, path string, getenv env, stdout, stderr io
 			if r.Outcome != string(pipeline.Planned) || r.Mode == string(pipeline.ModeDelete) {
 				continue
 			}
-			bucket, key, ok := strings.Cut(strings.TrimPrefix(r.Source, "s3://"), "/")
+			bucket, key, ok := splitSourceURL(j.srcLocal, r.Source)
 			if !ok {
-				return fmt.Errorf("%s line %d: source %q is not s3://bucket/key", path, n, r.Source)
+				return fmt.Errorf("%s line %d: source %q is not an object of %s", path, n, r.Source, h.Args[0])
 			}
 			if err := yield(pipeline.PlannedObject{Bucket: bucket, Key: key, Size: r.Size, ETag: r.ETag}); err != nil {
 				return err

@@ -110,7 +110,7 @@ func printSummary(w io.Writer, service string, s pipeline.Summary) {
 		}
 	} else if len(s.Routes) == 1 {
 		r := s.Routes[0]
-		fmt.Fprintf(w, "  s3://%s/%s -> %s/%s\n", r.Bucket, r.Prefix, r.Container, r.DestPrefix)
+		fmt.Fprintf(w, "  %s -> %s/%s\n", sourceURL(r.Bucket, r.Prefix), r.Container, r.DestPrefix)
 	}
 	fmt.Fprintf(w, "  objects listed:  %d (%s)\n", s.Objects, pipeline.FormatBytes(s.Bytes))
 	if s.DryRun {

@@ -164,7 +164,9 @@ func TestLocalFolderToS3AndAzure(t *testing.T) {
 	}
 
 	t.Run("plan", func(t *testing.T) {
-		code, out, errOut := w.run(t, "plan", root, "s3://local-plan/x", "--s3-endpoint", w.proxy.URL, "--block-size", "5MiB", "--output", "json")
+		planFile := filepath.Join(t.TempDir(), "plan.jsonl")
+		code, out, errOut := w.run(t, "plan", root, "s3://local-plan/x", "--s3-endpoint", w.proxy.URL, "--block-size", "5MiB", "--output", "json",
+			"--plan-file", planFile)
 		if code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
@@ -187,6 +189,13 @@ func TestLocalFolderToS3AndAzure(t *testing.T) {
 		}
 		if _, err := w.s3c.HeadBucket(context.Background(), &awss3.HeadBucketInput{Bucket: aws.String("local-plan")}); err == nil {
 			t.Error("a plan created the bucket")
+		}
+		// The saved plan runs as it is.
+		if code, out, errOut := w.run(t, "copy", "--from-plan", planFile); code != 0 {
+			t.Fatalf("--from-plan: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if got := w.keys(t, "local-plan"); len(got) != len(want) || got["x/big/large.bin"] != want["big/large.bin"] {
+			t.Errorf("the plan copied %v", got)
 		}
 	})
 

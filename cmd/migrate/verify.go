@@ -316,9 +316,9 @@ func describeDiff(d pipeline.Difference) string {
 	case pipeline.DiffExtra:
 		return fmt.Sprintf("%s (%s)", dst, pipeline.FormatBytes(d.DstSize))
 	case pipeline.DiffMissing:
-		return fmt.Sprintf("s3://%s/%s -> %s (%s)", d.Bucket, d.Key, dst, pipeline.FormatBytes(d.SrcSize))
+		return fmt.Sprintf("%s -> %s (%s)", sourceURL(d.Bucket, d.Key), dst, pipeline.FormatBytes(d.SrcSize))
 	}
-	return fmt.Sprintf("s3://%s/%s -> %s: %s", d.Bucket, d.Key, dst, d.Detail)
+	return fmt.Sprintf("%s -> %s: %s", sourceURL(d.Bucket, d.Key), dst, d.Detail)
 }
 
 // The JSON document of --output json (docs/verify.md documents it; keep
