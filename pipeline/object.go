@@ -18,6 +18,11 @@ import (
 	"github.com/migrate-tool/migrate/providers"
 )
 
+// StreamedByTheEnds is ObjectResult.Streamed when no object of the run
+// could have moved server-side (a local folder; two S3 endpoints): a
+// property of the run, said once by its summary rather than per object.
+const StreamedByTheEnds = "the source and destination cannot copy server-side"
+
 // Skip reasons (the text before ": " is the summary's group).
 const (
 	skipFolderMarker = "folder marker (key ends in /)"
@@ -378,7 +383,7 @@ func (c *Copier) execute(ctx context.Context, r Route, obj providers.Object, nam
 	case ModeStream:
 		res.Streamed = "--transfer-mode=stream"
 		if c.o.TransferMode != Stream {
-			res.Streamed = "the source and destination cannot copy server-side"
+			res.Streamed = StreamedByTheEnds
 		}
 		return c.stream(ctx, r, obj, name, p.props, res)
 	}

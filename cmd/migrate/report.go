@@ -37,7 +37,7 @@ func reportObject(stdout, stderr io.Writer, r pipeline.ObjectResult) {
 	for _, w := range r.Warnings {
 		fmt.Fprintf(stderr, "warning: %s: %s\n", src, w)
 	}
-	if r.Streamed != "" && r.Outcome == pipeline.Copied {
+	if r.Streamed != "" && r.Streamed != pipeline.StreamedByTheEnds && r.Outcome == pipeline.Copied {
 		fmt.Fprintf(stderr, "streamed through this machine: %s: %s\n", src, r.Streamed)
 	}
 	if r.Mode == pipeline.ModeDelete {
