@@ -210,13 +210,8 @@ func TestLocalFolderToS3AndAzure(t *testing.T) {
 		if !strings.Contains(out, "dangling.txt is not copied") {
 			t.Errorf("the dangling link was passed over silently:\n%s", out)
 		}
-		got := w.keys(t, "local-up")
-		wantS3 := map[string]int64{}
-		for k, n := range want {
-			wantS3["pre/"+k] = n
-		}
-		if !mapsEqual(got, wantS3) {
-			t.Fatalf("bucket holds %v\nwant %v", got, wantS3)
+		if got, want := w.keys(t, "local-up"), prefixed("pre/", want); !mapsEqual(got, want) {
+			t.Fatalf("bucket holds %v\nwant %v", got, want)
 		}
 		for k, d := range files {
 			if strings.HasSuffix(k, "/") {
@@ -265,13 +260,8 @@ func TestLocalFolderToS3AndAzure(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
-		got := w.listBlobs(t, "local-up")
-		wantAz := map[string]int64{}
-		for k, n := range want {
-			wantAz["pre/"+k] = n
-		}
-		if !mapsEqual(got, wantAz) {
-			t.Fatalf("container holds %v\nwant %v", got, wantAz)
+		if got, want := w.listBlobs(t, "local-up"), prefixed("pre/", want); !mapsEqual(got, want) {
+			t.Fatalf("container holds %v\nwant %v", got, want)
 		}
 		for k, d := range files {
 			if !strings.HasSuffix(k, "/") && !bytes.Equal(w.download(t, "local-up", "pre/"+k), d) {
@@ -282,6 +272,15 @@ func TestLocalFolderToS3AndAzure(t *testing.T) {
 			t.Errorf("Content-Type %q", str(props.ContentType))
 		}
 	})
+}
+
+// prefixed is m with prefix before every key.
+func prefixed[V any](prefix string, m map[string]V) map[string]V {
+	out := make(map[string]V, len(m))
+	for k, v := range m {
+		out[prefix+k] = v
+	}
+	return out
 }
 
 func mapsEqual[V comparable](a, b map[string]V) bool {
